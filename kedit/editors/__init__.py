@@ -1,0 +1,9 @@
+"""Editing methods, one module each, registered by name; shared math lives in its own modules."""
+
+from .base import EDITORS, EditRequest, EditResult, Editor, ParamSnapshot, register_editor, timed_edit
+from .hparams import load_hparams
+
+# registering imports: each module adds its editor to EDITORS
+from . import ft_l, ike, rome  # noqa: E402,F401
+
+__all__ = ["EDITORS", "EditRequest", "EditResult", "Editor", "ParamSnapshot", "register_editor", "timed_edit", "load_hparams"]

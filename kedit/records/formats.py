@@ -1,0 +1,96 @@
+"""Readers of benchmark formats, registered by name; ``read_cases`` detects the format of a file.
+
+Each reader takes a path and returns EditCases; ``detect`` functions look at the first record.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import KeditError, RecordError
+from ..registry import Registry
+from .jsonl import read_jsonl
+from .schema import SCHEMA, EditCase
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    read: Callable[[Path], list[EditCase]]
+    detect: Callable[[Any], bool]  # gets the first record (a dict)
+
+
+FORMATS: Registry[Format] = Registry("format", "Pass one of them with --format.")
+
+
+def register_format(name: str, detect: Callable[[Any], bool]):
+    def deco(read: Callable[[Path], list[EditCase]]):
+        FORMATS.register(name)(Format(name, read, detect))
+        return read
+
+    return deco
+
+
+def load_json_records(path: Path) -> list[Any]:
+    """A JSON array file or a JSON Lines file, as a list of records."""
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise RecordError(path, e.lineno, "<file>", f"not valid JSON ({e.msg})") from None
+        return data
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise RecordError(path, n, "<line>", f"not valid JSON ({e.msg})") from None
+    return out
+
+
+def first_record(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        head = fh.read(1)
+        fh.seek(0)
+        if head == "[":
+            recs = load_json_records(path)
+            return recs[0] if recs else None
+        for line in fh:
+            if line.strip():
+                try:
+                    return json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise RecordError(path, 1, "<line>", f"not valid JSON ({e.msg})") from None
+    return None
+
+
+@register_format("kedit", detect=lambda r: isinstance(r, dict) and r.get("schema") == SCHEMA)
+def _read_kedit(path: Path) -> list[EditCase]:
+    return read_jsonl(path)
+
+
+def read_cases(path: str | Path, fmt: str | None = None) -> list[EditCase]:
+    from . import readers  # noqa: F401  (registers the other formats)
+
+    path = Path(path)
+    if not path.is_file():
+        raise KeditError(f"benchmark file not found: {path}")
+    if fmt:
+        return FORMATS.get(fmt).read(path)
+    rec = first_record(path)
+    if rec is None:
+        raise RecordError(path, None, "<file>", "no records")
+    for name in FORMATS.names():
+        f = FORMATS.get(name)
+        if f.detect(rec):
+            return f.read(path)
+    raise KeditError(
+        f"{path}: cannot tell its format from the first record (keys: {', '.join(sorted(rec)) if isinstance(rec, dict) else type(rec).__name__}); "
+        f"name it with --format ({', '.join(FORMATS.names())})"
+    )

@@ -1,0 +1,1 @@
+"""Readers of the formats users already have (EasyEdit portability JSON, ROME CounterFact)."""

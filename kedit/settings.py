@@ -1,0 +1,36 @@
+"""Where kedit keeps expensive artifacts (converted models, covariance statistics, base outputs).
+
+Read at call time, never at import: ``KEDIT_CACHE`` if set, else ``$XDG_CACHE_HOME/kedit``,
+else ``~/.cache/kedit``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    env = os.environ.get("KEDIT_CACHE")
+    if env:
+        root = Path(env)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        root = (Path(xdg) if xdg else Path.home() / ".cache") / "kedit"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cache_dir(kind: str) -> Path:
+    path = cache_root() / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_root() -> Path:
+    """The bundled data folder (``data/`` beside the package in a checkout, or installed copy)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "data", here / "data"):
+        if cand.is_dir():
+            return cand
+    raise FileNotFoundError("kedit's bundled data/ folder is missing; reinstall kedit from its source tree")
