@@ -88,6 +88,7 @@ class Editor:
     name: ClassVar[str] = ""
     hparams_cls: ClassVar[type]
     supports_batch: ClassVar[bool] = True  # False: a batch is applied one request after another
+    in_context: ClassVar[bool] = False  # True: edits live in the prompt (EditResult.wrap), weights untouched
 
     def prepare(self, model: nn.Module, tok, hp) -> dict[str, Any]:
         return {}

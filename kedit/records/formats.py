@@ -55,18 +55,22 @@ def load_json_records(path: Path) -> list[Any]:
 
 
 def first_record(path: Path) -> Any:
+    """The first record of a JSON array or JSON Lines file, without parsing the rest of the file."""
     with path.open(encoding="utf-8") as fh:
-        head = fh.read(1)
-        fh.seek(0)
-        if head == "[":
-            recs = load_json_records(path)
-            return recs[0] if recs else None
-        for line in fh:
+        text = fh.read(1 << 20)
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith("["):
+            body = stripped[1:].lstrip()
+            if body.startswith("]"):
+                return None
+            rec, _ = json.JSONDecoder().raw_decode(body)
+            return rec
+        for line in text.splitlines():
             if line.strip():
-                try:
-                    return json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise RecordError(path, 1, "<line>", f"not valid JSON ({e.msg})") from None
+                return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise RecordError(path, None, "<first record>", f"not valid JSON ({e.msg})") from None
     return None
 
 

@@ -125,7 +125,9 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
 
 
 def iter_jsonl(path: str | Path) -> Iterator[EditCase]:
+    """Cases of a kedit JSONL file; a repeated case_id is an error naming both lines."""
     path = Path(path)
+    seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
@@ -134,17 +136,15 @@ def iter_jsonl(path: str | Path) -> Iterator[EditCase]:
                 d = json.loads(line)
             except json.JSONDecodeError as e:
                 raise RecordError(path, n, "<line>", f"not valid JSON ({e.msg} at column {e.colno})") from None
-            yield case_from_dict(d, path, n)
+            case = case_from_dict(d, path, n)
+            if case.case_id in seen:
+                raise RecordError(path, n, "case_id", f"duplicate case_id '{case.case_id}' (first on line {seen[case.case_id]})")
+            seen[case.case_id] = n
+            yield case
 
 
 def read_jsonl(path: str | Path) -> list[EditCase]:
-    cases = list(iter_jsonl(path))
-    seen: set[str] = set()
-    for c in cases:
-        if c.case_id in seen:
-            raise RecordError(path, None, "case_id", f"duplicate case_id '{c.case_id}'")
-        seen.add(c.case_id)
-    return cases
+    return list(iter_jsonl(path))
 
 
 def write_jsonl(cases: Iterable[EditCase], path: str | Path) -> Path:

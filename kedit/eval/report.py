@@ -1,0 +1,180 @@
+"""Summaries of a run folder: long-form CSV, a Markdown table, a weighted ranking.
+
+``summary.csv`` columns: editor, mode, split, metric, value, n_executed, n_not_executed. ``value``
+is the post-edit mean over executed probes; the unedited model's value is the same metric with
+``.pre`` appended. Efficiency rows use split ``efficiency``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from ..errors import KeditError
+from ..records import SPLITS
+from .metrics import METRICS, primary_metric
+
+COLUMNS = ["editor", "mode", "split", "metric", "value", "n_executed", "n_not_executed"]
+# ranking keys: every split, plus groups that average their splits
+RANK_GROUPS = {
+    "portability": ("subject_replace", "reverse_relation", "one_hop"),
+    "locality_fine": ("other_relation", "distract_neighbor"),
+}
+
+
+def read_records(path: Path) -> list[dict]:
+    """Records of cases.jsonl, the last one per (editor, mode, case) winning (a resumed run re-did it)."""
+    if not path.is_file():
+        return []
+    last: dict[tuple, dict] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by an interrupted run
+                last[(r["editor"], r["mode"], r["case_id"])] = r
+    return list(last.values())
+
+
+def summarize(records: Iterable[dict], precompute: Mapping[str, float] | None = None) -> list[dict]:
+    vals: dict[tuple, list[float]] = defaultdict(list)
+    not_exec: dict[tuple, int] = defaultdict(int)
+    eff: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    errors: dict[tuple, int] = defaultdict(int)
+    for r in records:
+        em = (r["editor"], r["mode"])
+        if r.get("error"):
+            errors[em] += 1
+            continue
+        if r.get("edit_seconds") is not None:
+            eff[em]["seconds_per_edit"].append(r["edit_seconds"])
+        if r.get("peak_memory_bytes"):
+            eff[em]["peak_memory_mb"].append(r["peak_memory_bytes"] / 2**20)
+        for p in r["probes"]:
+            if not p["executed"]:
+                not_exec[em + (p["split"],)] += 1
+                continue
+            for m, v in p.get("metrics", {}).items():
+                vals[em + (p["split"], m)].append(v["post"])
+                if v.get("pre") is not None:
+                    vals[em + (p["split"], m + ".pre")].append(v["pre"])
+    for (ed, mode, split), n in not_exec.items():  # a split none of whose probes ran still shows its count
+        if not any(k[:3] == (ed, mode, split) for k in vals):
+            vals[(ed, mode, split, primary_metric(split))] = []
+    rows = []
+    order = {s: i for i, s in enumerate(SPLITS)}
+    for (ed, mode, split, metric), v in sorted(vals.items(), key=lambda kv: (kv[0][0], kv[0][1], order[kv[0][2]], kv[0][3])):
+        rows.append({"editor": ed, "mode": mode, "split": split, "metric": metric, "value": sum(v) / len(v) if v else float("nan"),
+                     "n_executed": len(v), "n_not_executed": not_exec[(ed, mode, split)]})
+    for (ed, mode), d in sorted(eff.items()):
+        if d["seconds_per_edit"]:
+            rows.append(_eff(ed, mode, "seconds_per_edit", statistics.median(d["seconds_per_edit"]), len(d["seconds_per_edit"])))
+        if d["peak_memory_mb"]:
+            rows.append(_eff(ed, mode, "peak_memory_mb", max(d["peak_memory_mb"]), len(d["peak_memory_mb"])))
+    for ed, secs in sorted((precompute or {}).items()):
+        for mode in sorted({m for e, m in eff if e == ed}):
+            rows.append(_eff(ed, mode, "precompute_seconds", secs, 1))
+    for (ed, mode), n in sorted(errors.items()):
+        rows.append(_eff(ed, mode, "failed_cases", n, n))
+    return rows
+
+
+def _eff(ed, mode, metric, value, n):
+    return {"editor": ed, "mode": mode, "split": "efficiency", "metric": metric, "value": value, "n_executed": n, "n_not_executed": 0}
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "value": f"{r['value']:.4f}" if isinstance(r["value"], float) else r["value"]})
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as fh:
+        return [{**r, "value": float(r["value"]), "n_executed": int(r["n_executed"]), "n_not_executed": int(r["n_not_executed"])}
+                for r in csv.DictReader(fh)]
+
+
+def parse_weights(text: str | None) -> dict[str, float]:
+    keys = list(SPLITS) + list(RANK_GROUPS)
+    if not text:
+        return {"reliability": 1, "generalization": 1, "locality": 1, "portability": 1, "locality_fine": 1, "commonsense": 1}
+    out = {}
+    for item in text.split(","):
+        k, sep, v = item.partition("=")
+        k = k.strip()
+        if not sep or k not in keys:
+            import difflib
+
+            close = difflib.get_close_matches(k, keys, n=1)
+            raise KeditError(f"bad weight '{item}': write KEY=NUMBER with KEY one of {', '.join(keys)}"
+                             + (f"; did you mean '{close[0]}'?" if close else ""))
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise KeditError(f"bad weight '{item}': '{v}' is not a number") from None
+    return out
+
+
+def ranking(rows: list[dict], weights: Mapping[str, float]) -> list[dict]:
+    """Weighted mean of each (editor, mode)'s primary post-edit metric per split or split group."""
+    prim = {(r["editor"], r["mode"], r["split"]): r["value"] for r in rows
+            if r["split"] in SPLITS and r["metric"] == primary_metric(r["split"]) and r["n_executed"]}
+    out = []
+    for ed, mode in sorted({(e, m) for e, m, _ in prim}):
+        parts, total, wsum = {}, 0.0, 0.0
+        for key, w in weights.items():
+            splits = RANK_GROUPS.get(key, (key,))
+            got = [prim[(ed, mode, s)] for s in splits if (ed, mode, s) in prim]
+            if got and w:
+                parts[key] = sum(got) / len(got)
+                total += w * parts[key]
+                wsum += w
+        out.append({"editor": ed, "mode": mode, "score": total / wsum if wsum else float("nan"), "parts": parts})
+    return sorted(out, key=lambda r: -r["score"])
+
+
+def markdown(rows: list[dict], ranked: list[dict], weights: Mapping[str, float]) -> str:
+    lines = []
+    metrics = [m for m in METRICS.names() if any(r["metric"] == m for r in rows)]
+    for mode in sorted({r["mode"] for r in rows}):
+        lines.append(f"### mode: {mode}\n")
+        lines.append("| editor | split | " + " | ".join(f"{m} post (pre)" for m in metrics) + " | executed | not executed |")
+        lines.append("|---|---|" + "---|" * (len(metrics) + 2))
+        by = {(r["editor"], r["split"], r["metric"]): r for r in rows if r["mode"] == mode}
+        for ed in sorted({r["editor"] for r in rows if r["mode"] == mode}):
+            for split in SPLITS:
+                cells, n_exec, n_not = [], 0, 0
+                for m in metrics:
+                    r = by.get((ed, split, m))
+                    pre = by.get((ed, split, m + ".pre"))
+                    if r:
+                        n_exec, n_not = max(n_exec, r["n_executed"]), r["n_not_executed"]
+                    if r is not None and not r["n_executed"]:
+                        cells.append("not executed")
+                    else:
+                        cells.append("" if r is None else f"{r['value']:.3f}" + (f" ({pre['value']:.3f})" if pre else ""))
+                if any(cells):
+                    lines.append(f"| {ed} | {split} | " + " | ".join(cells) + f" | {n_exec} | {n_not} |")
+            eff = [r for r in rows if r["mode"] == mode and r["editor"] == ed and r["split"] == "efficiency"]
+            if eff:
+                lines.append(f"| {ed} | efficiency | " + "; ".join(f"{r['metric']} {r['value']:.3g}" for r in eff) + " |" + " |" * (len(metrics) + 1))
+        lines.append("")
+    lines.append("### ranking\n")
+    lines.append("weights: " + ", ".join(f"{k}={v:g}" for k, v in weights.items()) + "\n")
+    lines.append("| rank | editor | mode | score | " + " | ".join(weights) + " |")
+    lines.append("|---|---|---|---|" + "---|" * len(weights))
+    for i, r in enumerate(ranked, 1):
+        lines.append(f"| {i} | {r['editor']} | {r['mode']} | {r['score']:.3f} | "
+                     + " | ".join(f"{r['parts'][k]:.3f}" if k in r["parts"] else "" for k in weights) + " |")
+    lines.append("\nMetrics: " + "; ".join(f"**{m}**: {METRICS.get(m).description}" for m in metrics)
+                 + ". Not executed: probes whose conditions the unedited model fails.")
+    return "\n".join(lines) + "\n"
