@@ -56,8 +56,8 @@ def _check(cfg: RunConfig) -> None:
 
         close = difflib.get_close_matches(cfg.mode, MODES, n=1)
         raise KeditError(f"unknown mode '{cfg.mode}'" + (f"; did you mean '{close[0]}'?" if close else "") + f" Modes: {', '.join(MODES)}.")
-    for name in cfg.editors:
-        EDITORS.get(name)  # unknown editor: did-you-mean, before any model is loaded
+    for name in cfg.editors:  # unknown editors and hyper-parameters fail before any model is loaded
+        load_hparams(EDITORS.get(name).hparams_cls, name, None, cfg.hparams.get(name))
     for name in cfg.hparams:
         if name not in cfg.editors:
             raise KeditError(f"--hparam names editor '{name}', which is not in --editors {','.join(cfg.editors)}")

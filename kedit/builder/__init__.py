@@ -1,0 +1,1 @@
+"""Benchmark construction stages: generate, filter, annotate, export (see ../shared/MISSION.md)."""

@@ -1,0 +1,153 @@
+"""keval run end to end on the tiny trained model: outputs, modes, baseline reuse, resume, failures."""
+
+import csv
+import json
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from kedit.editors.base import EDITORS, EditResult, Editor, ParamSnapshot, register_editor
+from kedit.eval.cli import main
+from kedit.eval.report import COLUMNS
+from kedit.models import module_at
+from kedit.records import write_jsonl
+
+
+@dataclass(frozen=True)
+class ShiftHP:
+    fail_on: str = ""
+
+
+if "test-shift" not in EDITORS:
+
+    @register_editor("test-shift")
+    class ShiftEditor(Editor):
+        """Test double for runner mechanics: shifts one MLP weight, fails on a chosen case."""
+
+        hparams_cls = ShiftHP
+        calls: list = []
+
+        def edit(self, model, tok, requests, hp):
+            ShiftEditor.calls.append([r.case_id for r in requests])
+            if any(r.case_id == hp.fail_on for r in requests):
+                raise RuntimeError("deliberate failure")
+            w = module_at(model, "mlp_out", 0).weight
+            name = next(n for n, p in model.named_parameters() if p is w)
+            snap = ParamSnapshot(model, [name])
+            with torch.no_grad():
+                w.add_(0.01)
+            return EditResult(self.name, requests, snap)
+
+
+@pytest.fixture()
+def bench(tiny_kg, tmp_path):
+    return write_jsonl(tiny_kg.cases[:6], tmp_path / "bench.jsonl")
+
+
+def keval(*args):
+    return main([str(a) for a in args])
+
+
+def test_single_mode_writes_every_output(tiny_kg, bench, tmp_path, capsys):
+    out = tmp_path / "run"
+    before = [p.clone() for p in tiny_kg.model.parameters()]
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift,ft-l", "--mode", "single", "--out", out) == 0
+    printed = capsys.readouterr().out
+    assert "| test-shift | reliability |" in printed and "ranking" in printed
+    for name in ("config.json", "cases.jsonl", "summary.csv", "summary.md", "ranking.json", "bars_single.png"):
+        assert (out / name).is_file(), name
+    with (out / "summary.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == COLUMNS
+    splits = {r["split"] for r in rows if r["editor"] == "ft-l"}
+    assert {"reliability", "generalization", "locality", "efficiency"} <= splits
+    records = [json.loads(line) for line in (out / "cases.jsonl").read_text().splitlines()]
+    assert len(records) == 12
+    rel = [p for r in records if r["editor"] == "ft-l" for p in r["probes"] if p["split"] == "reliability"]
+    assert all(p["metrics"]["token_acc"]["pre"] is not None for p in rel)
+    ftl = {r["metric"]: float(r["value"]) for r in rows if r["editor"] == "ft-l" and r["split"] == "reliability"}
+    assert ftl["token_acc"] > ftl["token_acc.pre"]
+    conf = json.loads((out / "config.json").read_text())
+    assert conf["editor_hparams"]["ft-l"] and conf["model_fingerprint"].startswith("dir:")
+    # the weights the runner was given are untouched (every edit restored)
+    from kedit.models import load_model
+
+    again = load_model(str(tiny_kg.path)).model
+    assert all(torch.equal(a, b) for a, b in zip(before, again.parameters()))
+
+
+def test_baseline_is_computed_once_and_reused(tiny_kg, bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "cache"))
+    keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--out", tmp_path / "a")
+    keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--mode", "batch", "--out", tmp_path / "b")
+    a = json.loads((tmp_path / "a" / "config.json").read_text())["baseline"]
+    b = json.loads((tmp_path / "b" / "config.json").read_text())["baseline"]
+    assert a["cache_hit"] is False and b["cache_hit"] is True
+
+
+def test_failing_case_is_recorded_and_run_goes_on(tiny_kg, bench, tmp_path):
+    out = tmp_path / "run"
+    fail = tiny_kg.cases[2].case_id
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--out", out,
+                 "--hparam", f"test-shift.fail_on={fail}") == 0
+    records = [json.loads(line) for line in (out / "cases.jsonl").read_text().splitlines()]
+    assert len(records) == 6
+    bad = [r for r in records if r.get("error")]
+    assert [r["case_id"] for r in bad] == [fail] and "deliberate failure" in bad[0]["error"]
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert any(r["metric"] == "failed_cases" and float(r["value"]) == 1 for r in rows)
+
+
+def test_interrupted_run_resumes_where_it_stopped(tiny_kg, bench, tmp_path):
+    out = tmp_path / "run"
+    keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--out", out)
+    lines = (out / "cases.jsonl").read_text().splitlines()
+    (out / "cases.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])  # killed mid-write
+    EDITORS.get("test-shift").calls.clear()
+    keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--out", out)
+    done_again = [c for call in EDITORS.get("test-shift").calls for c in call]
+    assert done_again == [c.case_id for c in tiny_kg.cases[2:6]]
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    rel = next(r for r in rows if r["split"] == "reliability" and r["metric"] == "token_acc")
+    assert int(rel["n_executed"]) + int(rel["n_not_executed"]) == sum(len(c.probes_of("reliability")) for c in tiny_kg.cases[:6])
+    # other settings in the same folder are refused, nothing overwritten
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--mode", "batch", "--out", out) == 2
+
+
+def test_batch_and_sequential_modes(tiny_kg, bench, tmp_path):
+    out = tmp_path / "batch"
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "ft-l", "--mode", "batch", "--batch-size", "3", "--out", out) == 0
+    records = [json.loads(line) for line in (out / "cases.jsonl").read_text().splitlines()]
+    assert {r["batch"] for r in records} == {0, 1} and all(r["batch_size"] == 3 for r in records)
+    out = tmp_path / "seq"
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "ft-l", "--mode", "sequential", "--every", "2", "--out", out) == 0
+    decay = list(csv.DictReader((out / "decay.csv").open()))
+    assert sorted({int(r["n_edits"]) for r in decay}) == [2, 4, 6]
+    assert (out / "decay_sequential.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--editors", "rom"], "did you mean 'rome'"),
+        (["--editors", "rome", "--mode", "singel"], "did you mean 'single'"),
+        (["--editors", "rome", "--weights", "portabilty=2"], "did you mean 'portability'"),
+        (["--editors", "rome", "--hparam", "rome.layr=3"], "did you mean 'layer'"),
+    ],
+)
+def test_bad_arguments_get_one_line_with_what_to_do(tiny_kg, bench, tmp_path, capsys, args, message):
+    rc = keval("run", "--model", tiny_kg.path, "--bench", bench, "--out", tmp_path / "x", *args)
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_bad_bench_names_file_line_field(tiny_kg, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    good = tiny_kg.cases[0].to_dict()
+    broken = dict(good, case_id="x")
+    del broken["target_new"]
+    bad.write_text(json.dumps(good) + "\n" + json.dumps(broken) + "\n")
+    assert keval("run", "--model", tiny_kg.path, "--bench", bad, "--editors", "ft-l", "--out", tmp_path / "x") == 2
+    err = capsys.readouterr().err
+    assert f"{bad}, line 2: field 'target_new': missing" in err

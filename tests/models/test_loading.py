@@ -1,0 +1,32 @@
+import pytest
+
+from kedit.errors import KeditError
+from kedit.models import load_model
+
+
+def test_local_folder_loads(tiny_kg):
+    lm = load_model(str(tiny_kg.path))
+    assert lm.fingerprint.startswith("dir:")
+    assert lm.tokenizer.pad_token is not None
+    assert not any(p.requires_grad for p in lm.model.parameters())
+
+
+def test_unknown_builtin_says_did_you_mean():
+    with pytest.raises(KeditError, match="did you mean 'smollm2-135m'"):
+        load_model("smollm2-136m")
+
+
+@pytest.mark.slow
+def test_smollm2_builtin_tokenizer_round_trips_and_knows_paris():
+    from kedit.eval.scoring import teacher_forced
+    from kedit.models.builtins import ROUND_TRIP_TEXT, bpe_tokenizer_from_gguf, smollm2_gguf, tokenizer_round_trips
+
+    lm = load_model("smollm2-135m")
+    tok = lm.tokenizer
+    ids = tok(ROUND_TRIP_TEXT, add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == ROUND_TRIP_TEXT
+    assert tokenizer_round_trips(tok)
+    rebuilt = bpe_tokenizer_from_gguf(smollm2_gguf())  # the fallback gives the same ids
+    assert rebuilt(ROUND_TRIP_TEXT, add_special_tokens=False)["input_ids"] == ids
+    s = teacher_forced(lm.model, tok, [("The capital of France is", "Paris")])[0]
+    assert s.exact
