@@ -12,6 +12,7 @@ from kedit.eval.cli import main
 from kedit.eval.report import COLUMNS
 from kedit.models import module_at
 from kedit.records import write_jsonl
+from tests.fixtures.hparams import hparam_args
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def keval(*args):
 def test_single_mode_writes_every_output(tiny_kg, bench, tmp_path, capsys):
     out = tmp_path / "run"
     before = [p.clone() for p in tiny_kg.model.parameters()]
-    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift,ft-l", "--mode", "single", "--out", out) == 0
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift,ft-l", "--mode", "single", "--out", out, *hparam_args("ft-l")) == 0
     printed = capsys.readouterr().out
     assert "| test-shift | reliability |" in printed and "ranking" in printed
     for name in ("config.json", "cases.jsonl", "summary.csv", "summary.md", "ranking.json", "bars_single.png"):
@@ -117,11 +118,11 @@ def test_interrupted_run_resumes_where_it_stopped(tiny_kg, bench, tmp_path):
 
 def test_batch_and_sequential_modes(tiny_kg, bench, tmp_path):
     out = tmp_path / "batch"
-    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "ft-l", "--mode", "batch", "--batch-size", "3", "--out", out) == 0
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "ft-l", "--mode", "batch", "--batch-size", "3", "--out", out, *hparam_args("ft-l")) == 0
     records = [json.loads(line) for line in (out / "cases.jsonl").read_text().splitlines()]
     assert {r["batch"] for r in records} == {0, 1} and all(r["batch_size"] == 3 for r in records)
     out = tmp_path / "seq"
-    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "ft-l", "--mode", "sequential", "--every", "2", "--out", out) == 0
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "ft-l", "--mode", "sequential", "--every", "2", "--out", out, *hparam_args("ft-l")) == 0
     decay = list(csv.DictReader((out / "decay.csv").open()))
     assert sorted({int(r["n_edits"]) for r in decay}) == [2, 4, 6]
     assert (out / "decay_sequential.png").is_file()

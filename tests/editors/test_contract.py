@@ -1,0 +1,32 @@
+"""The editor contract, for every registered editor: edit, report, restore bit for bit."""
+
+import pytest
+import torch
+
+from kedit.editors import EDITORS, load_hparams, timed_edit
+from kedit.eval.modes import request_of
+from tests.fixtures.hparams import TINY_OVERRIDES
+
+
+@pytest.mark.parametrize("name", EDITORS.names())
+def test_edit_then_restore_is_bitwise(name, tiny_kg, tmp_path, monkeypatch):
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    editor = EDITORS.get(name)()
+    hp = load_hparams(editor.hparams_cls, name, model, TINY_OVERRIDES.get(name))
+    editor.prepare(model, tok, hp)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    requests = [request_of(c) for c in tiny_kg.cases[:2]]
+    result = timed_edit(editor, model, tok, requests, hp)
+    assert result.seconds > 0 and result.peak_memory_bytes and result.editor == name
+    after = dict(model.named_parameters())
+    changed = {n for n in before if not torch.equal(before[n], after[n])}
+    if editor.in_context:
+        assert not changed and result.wrap is not None
+        wrapped = result.wrap_prompts([tiny_kg.cases[0].prompt])[0]
+        assert wrapped.endswith(tiny_kg.cases[0].prompt)
+    else:
+        assert changed and changed <= set(result.changed)  # it reports every tensor it touched
+    result.restore()
+    assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
+    assert not any(p.requires_grad for p in model.parameters())
