@@ -56,6 +56,10 @@ class ParamSnapshot:
     def names(self) -> list[str]:
         return list(self._saved)
 
+    def original(self, name: str) -> torch.Tensor:
+        """The saved copy of a parameter as it was before the edit (read-only by convention)."""
+        return self._saved[name]
+
     @torch.no_grad()
     def restore(self) -> None:
         for n, p in self._params.items():

@@ -8,6 +8,8 @@ values are ``hparams/E/default.yaml``, then ``hparams/E/C.yaml`` if it exists, t
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,6 +33,15 @@ def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
         )
     if isinstance(value, list):
         value = tuple(value)
+    if isinstance(value, str):  # YAML 1.1 reads "5e-4" as a string; the field's type decides
+        hint = typing.get_type_hints(cls).get(name)
+        kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+        for kind in (int, float):
+            if kind in kinds:
+                try:
+                    return kind(value)
+                except ValueError:
+                    raise KeditError(f"{source}: hyper-parameter '{name}' of {cls.__name__} must be {kind.__name__}, got {value!r}") from None
     return value
 
 
