@@ -39,7 +39,7 @@ class _Checker:
             return None
         if isinstance(v, str):
             v = [v]
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
             raise self.fail(name, "expected a list of strings")
         v = [x for x in v if x.strip()]
         if required and not v:
@@ -62,7 +62,7 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
     relation = Relation(id=ck.text(rel, "id", "relation."), template=ck.text(rel, "template", "relation.", False) or "")
     probes = []
     raw_probes = d.get("probes", [])
-    if not isinstance(raw_probes, list):
+    if not isinstance(raw_probes, (list, tuple)):
         raise ck.fail("probes", "expected a list")
     for i, p in enumerate(raw_probes):
         where = f"probes[{i}]."

@@ -1,0 +1,20 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Test runs share few CPU cores with other jobs. OpenMP's default spin-waiting then made 2-thread
+# torch steps ~25x slower than 1 thread (tiny GPT-2 training, 2-core machine at load average 4-5);
+# passive waiting made them as fast as 1 thread. It only takes effect if set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@pytest.fixture(scope="session")
+def tiny_kg():
+    """The tiny GPT-2 trained on the synthetic knowledge graph (trained once, then loaded from the cache)."""
+    from tests.fixtures.tinykg import load_tiny_kg
+
+    return load_tiny_kg()
