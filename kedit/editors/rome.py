@@ -58,8 +58,9 @@ import logging
 import re
 import time
 import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +69,14 @@ from torch import nn
 from ..errors import KeditError
 from ..models.roles import get_module, module_at, n_layers, path_of, roles_for
 from ..models.text import encode_prompts, encode_targets, pad_batch, pad_id
-from .base import EditRequest, EditResult, Editor, ParamSnapshot, device_of, register_editor
+from .base import (
+    Editor,
+    EditRequest,
+    EditResult,
+    ParamSnapshot,
+    device_of,
+    register_editor,
+)
 from .nethook import Trace, edit_output
 from .stats import layer_second_moment, weights_fingerprint, well_conditioned
 
@@ -122,6 +130,7 @@ class _Prepared:
     templates: list[str]
     C: torch.Tensor | None  # (d_in, d_in) float64, regularised; None without mom2 adjustment
     info: dict[str, Any]
+    kwargs: dict[str, Any]  # prepare()'s texts / fingerprint, reused if edit() must prepare again
 
 
 def _prepare_key(hp: ROMEHyperParams) -> tuple:
@@ -161,14 +170,14 @@ class ROME(Editor):
             C = C.to(device_of(model))
             info |= {"stats_cache_hit": st.cache_hit, "stats_tokens": st.n_tokens, "stats_texts": st.n_texts,
                      "stats_seconds": round(st.seconds, 2), "stats_tokens_per_s": round(st.tokens_per_s, 1), "ridge_lambda": lam}
-        self._prepared[model] = _Prepared(_prepare_key(hp), templates, C, info)
+        self._prepared[model] = _Prepared(_prepare_key(hp), templates, C, info, {"texts": texts, "fingerprint": fingerprint})
         return info
 
     def _state(self, model, tok, hp) -> _Prepared:
         st = self._prepared.get(model)
         if st is None or st.key != _prepare_key(hp):
             log.info("rome: preparing for layer %d (statistics, context prefixes)", hp.layer)
-            self.prepare(model, tok, hp)
+            self.prepare(model, tok, hp, **(st.kwargs if st is not None else {}))
             st = self._prepared[model]
         return st
 
@@ -178,13 +187,17 @@ class ROME(Editor):
         w_name = path_of(model, "mlp_out", hp.layer) + ".weight"
         snapshot = ParamSnapshot(model, [w_name])
         per_request = []
-        for req in requests:
-            t0 = time.perf_counter()
-            info = apply_rome(model, tok, req, hp, state.templates, state.C)
-            info["seconds"] = round(time.perf_counter() - t0, 3)
-            per_request.append(info)
-            log.info("rome: %r -> %r: %d steps, -log P %.3f -> %.3f, %.2f s", req.prompt, req.target_new,
-                     info["steps"], info["nll_start"], info["nll_end"], info["seconds"])
+        try:
+            for req in requests:
+                t0 = time.perf_counter()
+                info = apply_rome(model, tok, req, hp, state.templates, state.C)
+                info["seconds"] = round(time.perf_counter() - t0, 3)
+                per_request.append(info)
+                log.info("rome: %r -> %r: %d steps, -log P %.3f -> %.3f, %.2f s", req.prompt, req.target_new,
+                         info["steps"], info["nll_start"], info["nll_end"], info["seconds"])
+        except BaseException:
+            snapshot.restore()  # a failed batch leaves no half-edited model behind
+            raise
         return EditResult(self.name, list(requests), snapshot=snapshot, info={"layer": hp.layer, "requests": per_request})
 
 
@@ -323,7 +336,7 @@ def optimize_delta(model: nn.Module, tok, req: EditRequest, hp: ROMEHyperParams,
                 kl_loss = hp.kl_factor * F.kl_div(kl_init, kl_lp, log_target=True, reduction="batchmean")
                 wd = hp.v_weight_decay * delta.norm() / v0.norm() ** 2
                 loss = nll_loss + kl_loss + wd
-            nll = float(nll_loss)
+            nll = float(nll_loss.detach())
             if it == 0:
                 nll_start = nll
             if nll < hp.v_stop_nll or it == hp.v_num_grad_steps - 1:
@@ -333,8 +346,8 @@ def optimize_delta(model: nn.Module, tok, req: EditRequest, hp: ROMEHyperParams,
             with torch.no_grad():  # project back into the ball ‖δ‖ ≤ clamp · ‖v₀‖
                 if delta.norm() > max_norm:
                     delta.mul_(max_norm / delta.norm())
-    info = {"steps": steps, "nll_start": nll_start, "nll_end": nll, "kl": float(kl_loss) / max(hp.kl_factor, 1e-12),
-            "delta_norm": float(delta.norm()), "v0_norm": float(v0.norm())}
+    info = {"steps": steps, "nll_start": nll_start, "nll_end": nll, "kl": float(kl_loss.detach()) / max(hp.kl_factor, 1e-12),
+            "delta_norm": float(delta.detach().norm()), "v0_norm": float(v0.norm())}
     return delta.detach(), info
 
 
@@ -382,7 +395,10 @@ def _forward_from_layer(model: nn.Module, hp: ROMEHyperParams, ids: torch.Tensor
     that adds δ) and the blocks above. The original blocks are always put back.
     """
     body = _body(model)
-    run = lambda: body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state  # noqa: E731
+
+    def run() -> torch.Tensor:  # (B, T, d_model), final norm applied
+        return body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+
     blocks = _block_list(model) if hp.replay_lower_layers and hp.layer > 0 else None
     with edit_output(model, path_of(model, "mlp_out", hp.layer), add_delta):
         if blocks is None:

