@@ -12,7 +12,7 @@ from typing import Sequence
 from ..models.text import encode_targets
 from ..records import Condition, Probe
 from .metrics import Answers, starts_with_answer
-from .scoring import teacher_forced, greedy
+from .scoring import greedy, greedy_prefix, teacher_forced
 
 MAX_GEN_TOKENS = 12
 
@@ -40,7 +40,8 @@ def ask(model, tok, probes: Sequence[Probe], prompts: Sequence[str] | None = Non
         slots.append(slot)
     scores = teacher_forced(model, tok, pairs)
     gen_idx = [i for i, p in enumerate(probes) if not p.choices] if generate else []
-    gens = greedy(model, tok, [prompts[i] for i in gen_idx], [gen_length(tok, probes[i]) for i in gen_idx])
+    gens = greedy(model, tok, [prompts[i] for i in gen_idx], [gen_length(tok, probes[i]) for i in gen_idx],
+                  forced=[greedy_prefix(scores[slots[i]["answer"]]) for i in gen_idx])
     out = []
     for slot in slots:
         out.append(

@@ -111,6 +111,18 @@ def teacher_forced(
     return [out[p] for p in pairs]
 
 
+def greedy_prefix(score: TargetScore) -> tuple[int, ...]:
+    """The greedy continuation that teacher forcing already reveals: greedy and teacher-forced inputs
+    agree while the argmax equals the gold token, so greedy output is the argmax up to and including
+    the first mismatch."""
+    out = []
+    for a, t in zip(score.argmax_ids, score.target_ids):
+        out.append(a)
+        if a != t:
+            break
+    return tuple(out)
+
+
 @torch.no_grad()
 def greedy(
     model: nn.Module,
@@ -118,21 +130,35 @@ def greedy(
     prompts: Sequence[str],
     max_new_tokens: Sequence[int] | int,
     batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    forced: Sequence[Sequence[int]] | None = None,
 ) -> list[tuple[int, ...]]:
-    """Greedy continuations (token ids, without the prompt); batched by length with a KV cache."""
+    """Greedy continuations (token ids, without the prompt); batched by length with a KV cache.
+
+    ``forced[i]`` are continuation tokens already known to be greedy (see ``greedy_prefix``): they
+    are fed with the prompt and only the rest is generated.
+    """
     if not prompts:
         return []
     if isinstance(max_new_tokens, int):
         max_new_tokens = [max_new_tokens] * len(prompts)
-    unique = list(dict.fromkeys(zip(prompts, max_new_tokens)))
-    enc = encode_prompts(tok, [p for p, _ in unique])
+    forced = [tuple(f) for f in forced] if forced is not None else [()] * len(prompts)
+    keys = list(zip(prompts, max_new_tokens, forced))
+    unique = list(dict.fromkeys(keys))
+    enc = dict(zip(dict.fromkeys(p for p, _, _ in unique), encode_prompts(tok, list(dict.fromkeys(p for p, _, _ in unique)))))
+    out: dict[tuple, tuple[int, ...]] = {}
+    todo = []
+    for k in unique:
+        _, n, f = k
+        if len(f) >= n:
+            out[k] = f[:n]
+        else:
+            todo.append(k)
     device = next(model.parameters()).device
-    eos = tok.eos_token_id
-    out: dict[tuple[str, int], tuple[int, ...]] = {}
-    lengths = [len(e) + n for e, (_, n) in zip(enc, unique)]
+    seqs = [enc[p] + list(f) for p, _, f in todo]
+    lengths = [len(s) + n - len(f) for s, (_, n, f) in zip(seqs, todo)]
     for batch in _batches(lengths, batch_tokens):
-        n_new = max(unique[i][1] for i in batch)
-        ids, mask = pad_batch([enc[i] for i in batch], pad_id(tok), left=True)
+        n_new = max(todo[i][1] - len(todo[i][2]) for i in batch)
+        ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok), left=True)
         gen = model.generate(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
@@ -140,8 +166,9 @@ def greedy(
             min_new_tokens=n_new,  # equal lengths: no early stop on EOS, outputs compare token by token
             do_sample=False,
             pad_token_id=pad_id(tok),
-            eos_token_id=eos,
+            eos_token_id=tok.eos_token_id,
         )[:, ids.shape[1]:]
         for r, i in enumerate(batch):
-            out[unique[i]] = tuple(gen[r, : unique[i][1]].tolist())
-    return [out[k] for k in zip(prompts, max_new_tokens)]
+            _, n, f = todo[i]
+            out[todo[i]] = (f + tuple(gen[r].tolist()))[:n]
+    return [out[k] for k in keys]

@@ -59,3 +59,15 @@ def test_greedy_matches_unpadded_generate(arch, tok, tiny_kg):
 def test_trained_model_knows_its_facts_through_the_scorer(tiny_kg):
     scores = teacher_forced(tiny_kg.model, tiny_kg.tokenizer, tiny_kg.facts)
     assert sum(s.exact for s in scores) / len(scores) >= 0.95
+
+
+def test_greedy_from_teacher_forcing_equals_plain_greedy(tiny_kg):
+    """Greedy tokens revealed by teacher forcing, completed by generation, equal plain greedy decoding."""
+    from kedit.eval.scoring import greedy_prefix
+
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    prompts = [p for p, _ in tiny_kg.facts[:20]]
+    golds = [a for _, a in tiny_kg.facts[:20]]
+    golds[::3] = [tiny_kg.facts[-1][1]] * len(golds[::3])  # some wrong golds: the prefix stops early
+    forced = [greedy_prefix(s) for s in teacher_forced(model, tok, list(zip(prompts, golds)))]
+    assert greedy(model, tok, prompts, 4, forced=forced) == greedy(model, tok, prompts, 4)
