@@ -83,30 +83,48 @@ def teacher_forced(
     missing = [p for p in prompts if p not in ids_of]
     if missing:
         ids_of.update(zip(missing, encode_prompts(tok, missing)))
-    targets = encode_targets(tok, [t for _, t in unique])
-    seqs = [ids_of[p] + t for (p, _), t in zip(unique, targets)]
+    targets = dict(zip(unique, encode_targets(tok, [t for _, t in unique])))
+    # One sequence per prompt carries its longest target; a one-token target of the same prompt is
+    # read off that sequence's first target position (same prefix), so it costs no forward pass.
+    host: dict[str, tuple[str, str]] = {}
+    for pair in unique:
+        if pair[0] not in host or len(targets[pair]) > len(targets[host[pair[0]]]):
+            host[pair[0]] = pair
+    riders: dict[tuple[str, str], list[tuple[str, str]]] = {h: [] for h in host.values()}
+    computed = []
+    for pair in unique:
+        if pair == host[pair[0]]:
+            computed.append(pair)
+        elif len(targets[pair]) == 1:
+            riders[host[pair[0]]].append(pair)
+        else:
+            computed.append(pair)
+            riders[pair] = []
+    seqs = [ids_of[p] + targets[(p, t)] for p, t in computed]
     body, head = _body_and_head(model)
     device = next(model.parameters()).device
     out: dict[tuple[str, str], TargetScore] = {}
     for batch in _batches([len(s) for s in seqs], batch_tokens):
         ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))
         hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state  # (B, T, d)
-        rows, cols, gold = [], [], []
+        rows, cols = [], []
         for r, i in enumerate(batch):
-            n_prompt = len(ids_of[unique[i][0]])
-            for j, t in enumerate(targets[i]):
+            n_prompt = len(ids_of[computed[i][0]])
+            for j in range(len(targets[computed[i]])):
                 rows.append(r)
                 cols.append(n_prompt - 1 + j)  # the position that predicts target token j
-                gold.append(t)
         h = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]  # (n_tgt, d)
         logp = torch.log_softmax(head(h).float(), dim=-1)  # (n_tgt, vocab)
-        gold_t = torch.tensor(gold, device=device)
-        lp = logp.gather(1, gold_t[:, None])[:, 0].tolist()
         am = logp.argmax(-1).tolist()
         k = 0
         for i in batch:
-            n = len(targets[i])
-            out[unique[i]] = TargetScore(tuple(targets[i]), tuple(am[k:k + n]), tuple(lp[k:k + n]))
+            pair = computed[i]
+            n = len(targets[pair])
+            lp = logp[torch.arange(k, k + n, device=device), torch.tensor(targets[pair], device=device)].tolist()
+            out[pair] = TargetScore(tuple(targets[pair]), tuple(am[k:k + n]), tuple(lp))
+            for rider in riders[pair]:
+                t = targets[rider][0]
+                out[rider] = TargetScore((t,), (am[k],), (float(logp[k, t]),))
             k += n
     return [out[p] for p in pairs]
 

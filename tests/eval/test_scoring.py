@@ -28,8 +28,10 @@ def test_teacher_forced_matches_full_forward(arch, tok, tiny_kg):
     model = tiny_random_model(arch)
     prompts = [p for p, _ in tiny_kg.facts[:12]]
     answers = [a for _, a in tiny_kg.facts[:12]]
-    # mixed lengths: long prompts, multi-token targets, duplicates
+    # mixed lengths: long prompts, multi-token targets, duplicates, several targets of one prompt
+    # (one-token ones are read off the prompt's longest sequence)
     pairs = [(prompts[i], answers[i]) for i in range(12)] + [(prompts[0] + " and " + prompts[1], answers[2] + " " + answers[3]), (prompts[0], answers[0])]
+    pairs += [(prompts[0], answers[5]), (prompts[0], answers[6] + " " + answers[7]), (prompts[1], answers[8])]
     scores = teacher_forced(model, tok, pairs, batch_tokens=64)  # small budget: several batches
     for (p, t), s in zip(pairs, scores):
         lp, am, ids = reference(model, tok, p, t)
