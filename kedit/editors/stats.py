@@ -50,13 +50,13 @@ from torch import nn
 
 from ..errors import KeditError
 from ..models.roles import path_of
-from ..models.text import pad_batch, pad_id
+from ..models.text import length_batches, pad_batch, pad_id
 from ..settings import cache_dir
 from .nethook import Trace
 
 log = logging.getLogger(__name__)
 
-STATS_FORMAT = 1  # bump when the accumulation or the corpus sampling changes
+STATS_FORMAT = 2  # bump when the accumulation or the corpus sampling changes
 CORPORA = ("wiki-offline", "wikitext", "wikipedia")
 WIKI_OFFLINE_SEED = 0
 DEFAULT_BATCH_TOKENS = 4096
@@ -244,21 +244,6 @@ def _load(key: StatsKey) -> LayerStats | None:
 # accumulation
 
 
-def _length_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
-    """Indices sorted by length (longest first) and grouped so a padded batch holds ≤ batch_tokens."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    batches, cur = [], []
-    for i in order:
-        width = lengths[cur[0]] if cur else lengths[i]  # the first (longest) sets the padded width
-        if cur and width * (len(cur) + 1) > batch_tokens:
-            batches.append(cur)
-            cur = []
-        cur.append(i)
-    if cur:
-        batches.append(cur)
-    return batches
-
-
 def _body(model: nn.Module) -> nn.Module:
     """The transformer without its LM head (the head is never needed: the pass stops earlier)."""
     return getattr(model, "base_model", model)
@@ -294,7 +279,7 @@ def accumulate_mom2(
     sums: dict[int, torch.Tensor] = {}
     n_tokens = 0
     body = _body(model)
-    batches = _length_batches([len(s) for s in seqs], batch_tokens)
+    batches = length_batches([len(s) for s in seqs], batch_tokens)
     bar = tqdm(total=sum(len(s) for s in seqs), unit="tok", desc=f"mom2 layers {list(layers)}", disable=not progress, leave=False)
     t0 = time.perf_counter()
     try:
@@ -308,10 +293,10 @@ def accumulate_mom2(
             for l, tr in traces.items():
                 if tr.input is None:
                     raise KeditError(f"module {paths[l]} was not reached in the forward pass")
-                k = tr.input[keep].to(dtype)  # (N, d_in)
+                k = tr.input[keep]  # (N, d_in), the model's dtype
                 if l not in sums:
                     sums[l] = torch.zeros(k.shape[1], k.shape[1], dtype=dtype, device=device)
-                sums[l].addmm_(k.T, k)  # Σ k kᵀ  (d_in, d_in)
+                sums[l] += (k.T @ k).to(dtype)  # Σ k kᵀ (d_in, d_in): per-batch product in the model's dtype, summed in `dtype`
             n = int(keep.sum())
             n_tokens += n
             bar.update(n)

@@ -12,12 +12,12 @@ identical requests are computed once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from ..models.text import encode_prompts, encode_targets, pad_batch, pad_id
+from ..models.text import encode_prompts, encode_targets, length_batches, pad_batch, pad_id
 
 DEFAULT_BATCH_TOKENS = 4096
 MAX_BATCH = 64
@@ -47,18 +47,8 @@ class TargetScore:
         return self.logprob / len(self.logprobs)
 
 
-def _batches(lengths: Sequence[int], batch_tokens: int) -> Iterable[list[int]]:
-    """Indices grouped into batches of similar length whose padded size stays within the budget."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batch: list[int] = []
-    for i in order:
-        longest = lengths[i]  # sorted: the newest is the longest
-        if batch and (longest * (len(batch) + 1) > batch_tokens or len(batch) >= MAX_BATCH):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
+def _batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
+    return length_batches(lengths, batch_tokens, MAX_BATCH)
 
 
 def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:

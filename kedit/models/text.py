@@ -41,3 +41,20 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, left: bool = False) ->
 
 def pad_id(tok) -> int:
     return tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+
+
+def length_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int | None = None) -> list[list[int]]:
+    """Indices grouped into batches of similar length whose padded size stays within ``batch_tokens``
+    (sorted shortest first, so padding is small)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for i in order:
+        longest = lengths[i]  # sorted: the newest is the longest
+        if batch and (longest * (len(batch) + 1) > batch_tokens or (max_batch and len(batch) >= max_batch)):
+            batches.append(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        batches.append(batch)
+    return batches
