@@ -18,3 +18,14 @@ def tiny_kg():
     from tests.fixtures.tinykg import load_tiny_kg
 
     return load_tiny_kg()
+
+
+@pytest.fixture
+def one_thread():
+    """SmolLM2 on a shared CPU: one thread is several times faster than oversubscribed ones."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ import torch
 from torch import nn
 
 from ..errors import KeditError, RecordError
+from ..records.jsonl import iter_json_lines
 from ..settings import cache_dir, data_root
 from .base import EditRequest, EditResult, Editor, register_editor
 
@@ -119,13 +119,9 @@ def resolve_pool(path: str) -> Path:
 def read_pool(path: Path) -> list[Demo]:
     demos: list[Demo] = []
     seen: set[str] = set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RecordError(path, n, "<line>", f"not valid JSON ({e.msg})") from None
+    for n, d in iter_json_lines(path):
+        if not isinstance(d, dict):
+            raise RecordError(path, n, "<line>", "expected a JSON object")
         for key in ("id", "kind", "new_fact", "prompt", "answer"):
             if key not in d:
                 raise RecordError(path, n, key, "missing")

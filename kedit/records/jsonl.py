@@ -124,23 +124,28 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
     )
 
 
-def iter_jsonl(path: str | Path) -> Iterator[EditCase]:
-    """Cases of a kedit JSONL file; a repeated case_id is an error naming both lines."""
+def iter_json_lines(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line; bad JSON names the file and line."""
     path = Path(path)
-    seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                d = json.loads(line)
+                yield n, json.loads(line)
             except json.JSONDecodeError as e:
                 raise RecordError(path, n, "<line>", f"not valid JSON ({e.msg} at column {e.colno})") from None
-            case = case_from_dict(d, path, n)
-            if case.case_id in seen:
-                raise RecordError(path, n, "case_id", f"duplicate case_id '{case.case_id}' (first on line {seen[case.case_id]})")
-            seen[case.case_id] = n
-            yield case
+
+
+def iter_jsonl(path: str | Path) -> Iterator[EditCase]:
+    """Cases of a kedit JSONL file; a repeated case_id is an error naming both lines."""
+    seen: dict[str, int] = {}
+    for n, d in iter_json_lines(path):
+        case = case_from_dict(d, path, n)
+        if case.case_id in seen:
+            raise RecordError(path, n, "case_id", f"duplicate case_id '{case.case_id}' (first on line {seen[case.case_id]})")
+        seen[case.case_id] = n
+        yield case
 
 
 def read_jsonl(path: str | Path) -> list[EditCase]:

@@ -204,15 +204,6 @@ def test_bad_layer_leaves_the_model_alone(tiny_kg, ftl):
     assert list(tuned_weights(model, [-1])) == ["transformer.h.3.mlp.c_proj.weight"]
 
 
-@pytest.fixture
-def one_thread():
-    """SmolLM2 on a shared CPU: one thread is several times faster than oversubscribed ones."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.slow
 def test_llama_defaults_on_smollm2(ftl, one_thread):
     """The LlamaConfig.yaml defaults: France -> Rome takes, Germany and the others keep their capitals."""

@@ -167,15 +167,6 @@ def test_errors_say_what_to_do(ike, tmp_path, tmp_cache):
         ike.prepare(None, None, hparams(demos=str(bad)))
 
 
-@pytest.fixture
-def one_thread():
-    """SmolLM2 on a shared CPU: one thread is several times faster than oversubscribed ones."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.slow
 def test_context_moves_smollm2_towards_the_new_fact(ike, one_thread, tmp_path, monkeypatch):
     from kedit.eval.scoring import teacher_forced
