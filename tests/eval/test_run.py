@@ -152,3 +152,16 @@ def test_bad_bench_names_file_line_field(tiny_kg, tmp_path, capsys):
     assert keval("run", "--model", tiny_kg.path, "--bench", bad, "--editors", "ft-l", "--out", tmp_path / "x") == 2
     err = capsys.readouterr().err
     assert f"{bad}, line 2: field 'target_new': missing" in err
+
+
+def test_runs_on_an_easyedit_file_detected_by_format(tiny_kg, tmp_path):
+    """keval takes a bench in EasyEdit's ZsRE portability format as it is."""
+    from pathlib import Path
+
+    zsre = Path(__file__).resolve().parents[1] / "data" / "easyedit_zsre.json"
+    out = tmp_path / "run"
+    assert keval("run", "--model", tiny_kg.path, "--bench", zsre, "--editors", "test-shift", "--out", out) == 0
+    conf = json.loads((out / "config.json").read_text())
+    assert conf["n_cases"] >= 2
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert {"reliability", "generalization", "locality"} <= {r["split"] for r in rows}

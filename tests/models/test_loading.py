@@ -30,3 +30,10 @@ def test_smollm2_builtin_tokenizer_round_trips_and_knows_paris():
     assert rebuilt(ROUND_TRIP_TEXT, add_special_tokens=False)["input_ids"] == ids
     s = teacher_forced(lm.model, tok, [("The capital of France is", "Paris")])[0]
     assert s.exact
+
+
+def test_hub_id_offline_gives_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with pytest.raises(KeditError, match="Offline"):
+        load_model("kedit-tests/no-such-model")
