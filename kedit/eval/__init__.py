@@ -1,0 +1,1 @@
+"""keval: batched scoring, metrics, run modes (single/batch/sequential), reports and plots."""

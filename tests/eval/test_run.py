@@ -71,6 +71,12 @@ def test_single_mode_writes_every_output(tiny_kg, bench, tmp_path, capsys):
     assert ftl["token_acc"] > ftl["token_acc.pre"]
     conf = json.loads((out / "config.json").read_text())
     assert conf["editor_hparams"]["ft-l"] and conf["model_fingerprint"].startswith("dir:")
+    # keval report reprints the finished run, with other ranking weights if asked
+    capsys.readouterr()
+    assert keval("report", out, "--weights", "portability=2,locality=1") == 0
+    again_md = capsys.readouterr().out
+    assert "| ft-l | reliability |" in again_md and "portability=2" in again_md
+    assert keval("report", tmp_path / "nowhere") == 2
     # the weights the runner was given are untouched (every edit restored)
     from kedit.models import load_model
 
