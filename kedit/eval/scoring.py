@@ -152,7 +152,8 @@ def greedy(
     forced = [tuple(f) for f in forced] if forced is not None else [()] * len(prompts)
     keys = list(zip(prompts, max_new_tokens, forced))
     unique = list(dict.fromkeys(keys))
-    enc = dict(zip(dict.fromkeys(p for p, _, _ in unique), encode_prompts(tok, list(dict.fromkeys(p for p, _, _ in unique)))))
+    distinct = list(dict.fromkeys(p for p, _, _ in unique))
+    enc = dict(zip(distinct, encode_prompts(tok, distinct)))
     out: dict[tuple, tuple[int, ...]] = {}
     todo = []
     for k in unique:
