@@ -34,7 +34,7 @@ from torch import nn
 
 from ..errors import KeditError
 from ..models.roles import module_at, n_layers, path_of
-from ..models.text import encode_prompts, encode_targets, pad_batch, pad_id
+from ..models.text import encode_prompts, encode_targets, head_logprobs, pad_batch, pad_id
 from .base import EditRequest, EditResult, Editor, ParamSnapshot, device_of, register_editor
 
 OBJECTIVES = ("target_new", "prompt_last")
@@ -136,8 +136,7 @@ class _Batch:
     def nll_sum(self, model: nn.Module) -> torch.Tensor:
         """Sum over requests of each request's mean target NLL (a scalar with a graph)."""
         hidden = model.base_model(input_ids=self.ids, attention_mask=self.mask).last_hidden_state  # (B, T, d)
-        h = hidden[self.rows, self.cols]  # (n_tgt, d): only these positions meet the LM head
-        logp = torch.log_softmax(model.get_output_embeddings()(h).float(), dim=-1)  # (n_tgt, vocab)
+        logp = head_logprobs(model, hidden, self.rows, self.cols)  # (n_tgt, vocab): only these positions meet the LM head
         nll = -logp.gather(1, self.gold[:, None])[:, 0]  # (n_tgt,)
         return (nll * self.weight).sum()
 

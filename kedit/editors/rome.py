@@ -68,7 +68,7 @@ from torch import nn
 
 from ..errors import KeditError
 from ..models.roles import get_module, module_at, n_layers, path_of, roles_for
-from ..models.text import encode_prompts, encode_targets, pad_batch, pad_id
+from ..models.text import encode_prompts, encode_targets, head_logprobs, pad_batch, pad_id, target_positions
 from .base import (
     Editor,
     EditRequest,
@@ -297,12 +297,8 @@ def optimize_delta(model: nn.Module, tok, req: EditRequest, hp: ROMEHyperParams,
     at = torch.zeros(ids.shape, dtype=torch.bool, device=device)  # (P+1, T)
     at[torch.arange(n_rw + 1, device=device), torch.tensor(lookup, device=device)] = True
     # where the loss reads the logits: each target token of each rewrite prompt, then the KL position
-    rows, cols, gold = [], [], []
-    for r, p in enumerate(prompt_ids[:n_rw]):
-        for j, t in enumerate(target_ids):
-            rows.append(r)
-            cols.append(len(p) - 1 + j)  # the position that predicts target token j
-            gold.append(t)
+    rows, cols = target_positions([len(p) for p in prompt_ids[:n_rw]], [len(target_ids)] * n_rw)
+    gold = list(target_ids) * n_rw
     rows.append(n_rw)
     cols.append(len(prompt_ids[n_rw]) - 1)
     rows_t, cols_t = torch.tensor(rows, device=device), torch.tensor(cols, device=device)
@@ -315,7 +311,6 @@ def optimize_delta(model: nn.Module, tok, req: EditRequest, hp: ROMEHyperParams,
     kl_init = None
     nll_start = nll = float("nan")
     steps = 0
-    head = model.get_output_embeddings()
 
     def add_delta(out: torch.Tensor) -> torch.Tensor:  # (B, T, d_out)
         return out + at.unsqueeze(-1).to(out.dtype) * delta.to(out.dtype)
@@ -326,7 +321,7 @@ def optimize_delta(model: nn.Module, tok, req: EditRequest, hp: ROMEHyperParams,
             opt.zero_grad(set_to_none=True)
             with torch.enable_grad():
                 hidden = forward()  # (P+1, T, d_model), final norm applied
-                logp = torch.log_softmax(head(hidden[rows_t, cols_t]).float(), dim=-1)  # (P·m + 1, vocab)
+                logp = head_logprobs(model, hidden, rows_t, cols_t)  # (P·m + 1, vocab)
                 tgt_lp = logp[:n_tgt].gather(1, gold_t[:, None])[:, 0].view(n_rw, len(target_ids))  # (P, m)
                 nll_each = -tgt_lp.mean(1)  # (P,)  per-token -log P(target), each prompt
                 nll_loss = nll_each.mean()

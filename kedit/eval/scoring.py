@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..models.text import encode_prompts, encode_targets, length_batches, pad_batch, pad_id
+from ..models.text import encode_prompts, encode_targets, head_logprobs, length_batches, pad_batch, pad_id, target_positions
 
 DEFAULT_BATCH_TOKENS = 4096
 MAX_BATCH = 64
@@ -49,11 +49,6 @@ class TargetScore:
 
 def _batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
     return length_batches(lengths, batch_tokens, MAX_BATCH)
-
-
-def _body_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
-    """The transformer up to its final norm, and the LM head applied to its hidden states."""
-    return model.base_model, model.get_output_embeddings()
 
 
 @torch.no_grad()
@@ -91,20 +86,14 @@ def teacher_forced(
             computed.append(pair)
             riders[pair] = []
     seqs = [ids_of[p] + targets[(p, t)] for p, t in computed]
-    body, head = _body_and_head(model)
+    body = model.base_model  # the transformer up to its final norm; the LM head is applied by hand
     device = next(model.parameters()).device
     out: dict[tuple[str, str], TargetScore] = {}
     for batch in _batches([len(s) for s in seqs], batch_tokens):
         ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))
         hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state  # (B, T, d)
-        rows, cols = [], []
-        for r, i in enumerate(batch):
-            n_prompt = len(ids_of[computed[i][0]])
-            for j in range(len(targets[computed[i]])):
-                rows.append(r)
-                cols.append(n_prompt - 1 + j)  # the position that predicts target token j
-        h = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]  # (n_tgt, d)
-        logp = torch.log_softmax(head(h).float(), dim=-1)  # (n_tgt, vocab)
+        rows, cols = target_positions([len(ids_of[computed[i][0]]) for i in batch], [len(targets[computed[i]]) for i in batch])
+        logp = head_logprobs(model, hidden, rows, cols)  # (n_tgt, vocab)
         am = logp.argmax(-1).tolist()
         k = 0
         for i in batch:

@@ -58,3 +58,21 @@ def length_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int | N
     if batch:
         batches.append(batch)
     return batches
+
+
+def target_positions(prompt_lens: Sequence[int], target_lens: Sequence[int]) -> tuple[list[int], list[int]]:
+    """(rows, cols) of the hidden states that predict each target token, flattened in order:
+    token j of sequence r (its prompt first, then its target) is predicted at column len(prompt_r) - 1 + j."""
+    rows, cols = [], []
+    for r, (n_prompt, n_target) in enumerate(zip(prompt_lens, target_lens)):
+        rows += [r] * n_target
+        cols += range(n_prompt - 1, n_prompt - 1 + n_target)
+    return rows, cols
+
+
+def head_logprobs(model: torch.nn.Module, hidden: torch.Tensor, rows, cols) -> torch.Tensor:
+    """log p(· | prefix) at the chosen positions only: the LM head never sees the other hidden states.
+
+    ``hidden`` (B, T, d) final hidden states; returns (n, vocab) in float32 or wider."""
+    h = hidden[torch.as_tensor(rows, device=hidden.device), torch.as_tensor(cols, device=hidden.device)]  # (n, d)
+    return torch.log_softmax(model.get_output_embeddings()(h).float(), dim=-1)
