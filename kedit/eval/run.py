@@ -24,6 +24,7 @@ from .. import __version__
 from ..editors import EDITORS, load_hparams
 from ..errors import KeditError
 from ..records import read_cases
+from ..records.jsonl import JsonlAppender, drop_partial_line
 from . import report
 from .baseline import compute_baseline
 from .modes import Context, run_batch, run_sequential, run_single
@@ -110,7 +111,7 @@ def run(cfg: RunConfig) -> Path:
     resolved["baseline"] = {"cache_hit": base.cache_hit, "seconds": base.seconds}
     ctx = Context(lm.model, lm.tokenizer, base, cfg.generate)
     records_path = out / "cases.jsonl"
-    _drop_partial_line(records_path)
+    drop_partial_line(records_path)
     done = {(r["editor"], r["mode"], r["case_id"]) for r in report.read_records(records_path) if not r.get("error")}
     resolved.setdefault("editor_hparams", {})
     resolved.setdefault("precompute_seconds", {})
@@ -121,10 +122,8 @@ def run(cfg: RunConfig) -> Path:
         tmp.replace(cfg_path)
 
     write_config()
-    with records_path.open("a", encoding="utf-8") as fh, (out / "decay.csv").open("a", newline="") as dfh:
-        def sink(rec: dict) -> None:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            fh.flush()
+    with JsonlAppender(records_path) as appender, (out / "decay.csv").open("a", newline="") as dfh:
+        sink = appender.write
 
         dw = csv.DictWriter(dfh, ["editor", "n_edits", "split", "metric", "value", "n"])
         if dfh.tell() == 0:
@@ -156,16 +155,6 @@ def run(cfg: RunConfig) -> Path:
                 run_sequential(editor, hp, ctx, cases, sink, every, decay_sink)
     write_outputs(out, cfg.weights)
     return out
-
-
-def _drop_partial_line(path: Path) -> None:
-    """A run killed mid-write leaves half a line at the end: cut it so appended records stay whole."""
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as fh:
-            fh.truncate(data.rfind(b"\n") + 1)
 
 
 def write_outputs(out: Path, weights: str | None = None) -> str:

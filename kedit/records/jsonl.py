@@ -162,3 +162,37 @@ def write_jsonl(cases: Iterable[EditCase], path: str | Path) -> Path:
             fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
+
+
+def drop_partial_line(path: str | Path) -> None:
+    """A job killed mid-write leaves half a line at the end: cut it so appended records stay whole."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
+class JsonlAppender:
+    """Append one record per line and flush it, so a killed job keeps every finished record."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        drop_partial_line(self.path)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def write(self, record: dict) -> None:
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "JsonlAppender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,181 @@
+"""``kbuild export``: publish a benchmark as a Hugging Face dataset folder, and push it on request.
+
+    kbuild export --in bench.jsonl --out bench-hf [--push-to-hub USER/NAME [--private]]
+
+The folder (see ``layout`` for the columns and ``card`` for the card)::
+
+    README.md                          card: YAML front matter (configs, dataset_info) + build provenance
+    kedit_export.json                  what wrote the folder, row counts, the build's manifest chain
+    data/edits/test-00000-of-00001.parquet
+    data/<split>/test-00000-of-00001.parquet   for subject_replace, reverse_relation, one_hop,
+                                               other_relation, distract_neighbor, commonsense
+
+``datasets.load_dataset(folder, name=config)`` loads every config offline and returns a DatasetDict
+with the single split ``test``; ``edits`` is the default config. A split with no probes gets no
+config (an empty Parquet config would break ``load_dataset``); the card names it as not exported.
+``read_export(folder)`` turns the folder back into the EditCases it was made from.
+
+Order of work: the input is read and validated in full (``read_cases``: a record that fails the
+schema names file, line and field) and every table is built in memory before anything is
+written; the folder is written to a temporary sibling and then moved into place, so a failed
+export leaves ``--out`` as it was. An existing non-empty ``--out`` is replaced only when it is a
+previous kedit export (it has ``kedit_export.json``) or with ``--overwrite``. The stage's own
+manifest goes beside the folder (``<out>.manifest.json``), as every stage's does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ... import __version__
+from ...errors import KeditError
+from ...records import SPLITS, EditCase, read_cases
+from ...records.manifest import read_manifest, stage_entries, write_manifest
+from . import hub
+from .card import render_card
+from .layout import (CONFIGS, EXPORT_FORMAT, MARKER, PROBE_CONFIGS, build_tables, is_export, read_export,
+                     write_tables)
+
+__all__ = ["add_arguments", "run", "export_dataset", "read_export", "is_export", "CONFIGS"]
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--in", dest="input", required=True, metavar="FILE",
+                   help="benchmark records (kedit JSONL, or any format `--format` names)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the dataset into")
+    p.add_argument("--format", default=None, help="input format (default: detected from the first record)")
+    p.add_argument("--push-to-hub", metavar="REPO_ID", default=None,
+                   help="also create the Hub dataset repo NAMESPACE/NAME and upload the folder (token from HF_TOKEN)")
+    p.add_argument("--private", action="store_true", help="with --push-to-hub: create the repository private")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a non-empty --out that is not a previous kedit export")
+    p.add_argument("--pretty-name", default=None, help="dataset title in the card (default: from the input file name)")
+    p.add_argument("--license", default=None, help="license id for the card's metadata, e.g. cc-by-4.0")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def _public(d: Any) -> Any:
+    """A manifest file description with the path reduced to its file name (nothing personal on the Hub)."""
+    if isinstance(d, dict) and "path" in d:
+        return {**d, "path": Path(str(d["path"])).name}
+    return d
+
+
+def _public_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**e, **{k: _public(e[k]) for k in ("input", "output") if k in e}} for e in entries]
+
+
+def _check_out(out: Path, overwrite: bool, input_path: Path | None) -> None:
+    if out.exists() and not out.is_dir():
+        raise KeditError(f"--out {out} is a file; give a folder to write the dataset into")
+    if input_path is not None and out.is_dir():
+        try:
+            input_path.resolve().relative_to(out.resolve())
+            raise KeditError(f"--out {out} contains the input file {input_path}; write the export elsewhere")
+        except ValueError:
+            pass
+    if out.is_dir() and any(out.iterdir()) and not is_export(out) and not overwrite:
+        raise KeditError(f"--out {out} is not empty and is not a previous kedit export (no {MARKER}); "
+                         f"choose another folder, or pass --overwrite to replace everything in it")
+
+
+def _place(tmp: Path, out: Path) -> None:
+    """Move the finished folder into place; the old one is removed only once the new one is there."""
+    if out.is_dir():
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        out.rename(old)
+        try:
+            tmp.rename(out)
+        except BaseException:
+            old.rename(out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def export_dataset(cases: list[EditCase], out: str | Path, *, manifest: dict[str, Any] | None = None,
+                   input_path: str | Path | None = None, pretty_name: str | None = None,
+                   license: str | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """Write the dataset folder for ``cases``; returns its summary (also stored as ``kedit_export.json``)."""
+    out = Path(out)
+    input_path = Path(input_path) if input_path is not None else None
+    if not cases:
+        raise KeditError("nothing to export: the input has no cases")
+    _check_out(out, overwrite, input_path)
+    tables = build_tables(cases)  # fixed schemas: a value of the wrong type fails here, before any write
+    probe_counts = {s: 0 for s in SPLITS}
+    for c in cases:
+        for p in c.probes:
+            probe_counts[p.split] += 1
+    entries = _public_entries(list(stage_entries(manifest)))
+    input_desc = _public({"path": str(input_path) if input_path else "records", "cases": len(cases),
+                          "probes": sum(probe_counts.values())})
+    if input_path is not None and input_path.is_file():
+        from ...records.manifest import describe_file
+
+        input_desc = _public(describe_file(input_path, len(cases), sum(probe_counts.values())))
+    name = pretty_name or (input_path.stem if input_path else out.name)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the export is an ordinary folder
+        stats = write_tables(tables, tmp)
+        summary = {
+            "format": EXPORT_FORMAT,
+            "kedit_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "input": input_desc,
+            "configs": {cfg: stats[cfg]["num_examples"] for cfg in CONFIGS if cfg in stats},
+            "skipped_configs": [cfg for cfg in PROBE_CONFIGS if cfg not in stats],
+            "probes": probe_counts,
+            "history": entries,
+        }
+        card = render_card(stats=stats, probe_counts=probe_counts, entries=entries, input_desc=input_desc,
+                           pretty_name=name, license=license)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        (tmp / MARKER).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _place(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    in_path, out = Path(args.input), Path(args.out)
+    cases = read_cases(in_path, args.format)  # validates every record before anything is written
+    if args.push_to_hub:  # fail on a bad id or a missing token before writing anything
+        hub.check_repo_id(args.push_to_hub)
+        hub.hub_token()
+    elif args.private:
+        raise KeditError("--private applies only with --push-to-hub REPO_ID")
+    summary = export_dataset(cases, out, manifest=read_manifest(in_path), input_path=in_path,
+                             pretty_name=args.pretty_name, license=args.license, overwrite=args.overwrite)
+    seconds = time.perf_counter() - t0
+    url = hub.push(out, args.push_to_hub, private=args.private) if args.push_to_hub else None
+    write_manifest(out, "export", input_path=in_path, figures={
+        "configs": summary["configs"], "skipped_configs": summary["skipped_configs"], "probes": summary["probes"],
+        "seconds": round(seconds, 3), "hub_repo": args.push_to_hub, "hub_private": bool(args.private) if url else None,
+    })
+    rows = ", ".join(f"{cfg} {n}" for cfg, n in summary["configs"].items())
+    print(f"kbuild export: {len(cases)} cases -> {out} ({rows}) in {seconds:.1f} s")
+    if summary["skipped_configs"]:
+        print(f"kbuild export: no probes, so no config, for: {', '.join(summary['skipped_configs'])}")
+    if url:
+        print(f"kbuild export: pushed to {url}")
+    return 0
