@@ -10,6 +10,9 @@ from pathlib import Path
 
 import torch
 
+from kedit.eval.scoring import DEFAULT_BATCH_TOKENS, _batches
+from kedit.models.text import encode_prompts, encode_targets, pad_batch, pad_id
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -42,3 +45,26 @@ def write_result(name: str, figures: dict, device: str = "cpu") -> Path:
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+def timed(fn, device, repeat=3):
+    best = float("inf")
+    for _ in range(repeat):
+        sync(device)
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@torch.no_grad()
+def raw_forward(model, tok, pairs, device, batch_tokens=DEFAULT_BATCH_TOKENS):
+    seqs = [p + t for p, t in zip(encode_prompts(tok, [p for p, _ in pairs]), encode_targets(tok, [t for _, t in pairs]))]
+    batches = [pad_batch([seqs[i] for i in b], pad_id(tok)) for b in _batches([len(s) for s in seqs], batch_tokens)]
+
+    def run():
+        for ids, mask in batches:
+            model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.log_softmax(-1)
+
+    return run, sum(len(s) for s in seqs)

@@ -21,44 +21,20 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import sync, write_result  # noqa: E402
+from benchmarks.common import raw_forward, timed, write_result  # noqa: E402
 from kedit.eval.asking import ask  # noqa: E402
-from kedit.eval.scoring import DEFAULT_BATCH_TOKENS, _batches, teacher_forced  # noqa: E402
-from kedit.models.text import encode_prompts, encode_targets, pad_batch, pad_id  # noqa: E402
+from kedit.eval.scoring import teacher_forced  # noqa: E402
+from kedit.models.text import encode_prompts, encode_targets  # noqa: E402
 from kedit.records import read_cases  # noqa: E402
 
 
 def pairs_of(cases):
     return [(p.prompt, c) for case in cases for p in case.probes for c in (p.choices or (p.answers[0],) + ((p.foil,) if p.foil else ()))]
-
-
-def timed(fn, device, repeat=3):
-    best = float("inf")
-    for _ in range(repeat):
-        sync(device)
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-@torch.no_grad()
-def raw_forward(model, tok, pairs, device, batch_tokens=DEFAULT_BATCH_TOKENS):
-    seqs = [p + t for p, t in zip(encode_prompts(tok, [p for p, _ in pairs]), encode_targets(tok, [t for _, t in pairs]))]
-    batches = [pad_batch([seqs[i] for i in b], pad_id(tok)) for b in _batches([len(s) for s in seqs], batch_tokens)]
-
-    def run():
-        for ids, mask in batches:
-            model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.log_softmax(-1)
-
-    return run, sum(len(s) for s in seqs)
 
 
 @torch.no_grad()

@@ -12,8 +12,8 @@ if [ -x "$BIN" ]; then echo "$BIN"; exit 0; fi
 mkdir -p "$DEST"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-PIP=${PIP:-pip}
-"$PIP" download -q --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$WORK" >&2
+PY=${PYTHON:-python3}
+"$PY" -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$WORK" >&2
 tar -xzf "$WORK"/llama_cpp_python-"$VERSION".tar.gz -C "$WORK"
 SRC="$WORK/llama_cpp_python-$VERSION/vendor/llama.cpp"
 cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF \

@@ -3,6 +3,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+# the real servers the tests talk to, built/installed once and cached outside git:
+# llama-server (OpenAI-compatible, serves SmolLM2-135M-Instruct) and Label Studio (its own venv)
+KEDIT_LLAMA_SERVER=$(bash scripts/llama_server.sh) || { echo "test.sh: building llama-server failed" >&2; exit 1; }
+KEDIT_LABEL_STUDIO=$(bash scripts/label_studio.sh) || { echo "test.sh: installing Label Studio failed" >&2; exit 1; }
+export KEDIT_LLAMA_SERVER KEDIT_LABEL_STUDIO
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 rc=$?
