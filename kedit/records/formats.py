@@ -83,6 +83,12 @@ def read_cases(path: str | Path, fmt: str | None = None) -> list[EditCase]:
     from . import readers  # noqa: F401  (registers the other formats)
 
     path = Path(path)
+    if path.is_dir():
+        from .hfdataset import is_export, read_export
+
+        if is_export(path):
+            return read_export(path)
+        raise KeditError(f"{path} is a folder but not a dataset written by kbuild export; pass a benchmark file")
     if not path.is_file():
         raise KeditError(f"benchmark file not found: {path}")
     if fmt:

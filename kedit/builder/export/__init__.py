@@ -43,7 +43,7 @@ from ...records import SPLITS, EditCase, read_cases
 from ...records.manifest import read_manifest, stage_entries, write_manifest
 from . import hub
 from .card import render_card
-from .layout import (CONFIGS, EXPORT_FORMAT, MARKER, PROBE_CONFIGS, build_tables, is_export, read_export,
+from ...records.hfdataset import (CONFIGS, EXPORT_FORMAT, MARKER, PROBE_CONFIGS, build_tables, is_export, read_export,
                      write_tables)
 
 __all__ = ["add_arguments", "run", "export_dataset", "read_export", "is_export", "CONFIGS"]
@@ -66,15 +66,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true")
 
 
-def _public(d: Any) -> Any:
-    """A manifest file description with the path reduced to its file name (nothing personal on the Hub)."""
-    if isinstance(d, dict) and "path" in d:
-        return {**d, "path": Path(str(d["path"])).name}
+def _public(d: Any, key: str = "") -> Any:
+    """``d`` with local paths reduced to file names (a ``path`` value, or any absolute path), so the
+    card and ``kedit_export.json`` never carry a personal path to the Hub."""
+    if isinstance(d, dict):
+        return {k: _public(v, k) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_public(v) for v in d]
+    if isinstance(d, str) and (key == "path" or os.path.isabs(d) or d.startswith("~")):
+        return Path(d).name
     return d
 
 
 def _public_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**e, **{k: _public(e[k]) for k in ("input", "output") if k in e}} for e in entries]
+    return [_public(e) for e in entries]
 
 
 def _check_out(out: Path, overwrite: bool, input_path: Path | None) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from ... import __version__
 from ...records import SPLITS
-from .layout import CONFIGS, EDITS, PROBE_CONFIGS, SPLIT, data_dir, features_of
+from ...records.hfdataset import CONFIGS, EDITS, PROBE_CONFIGS, SPLIT, data_dir, features_of
 
 NOT_RECORDED = "not recorded"
 
@@ -39,16 +39,17 @@ _WHAT = {
 # keys in a stage manifest that describe the manifest itself, not the stage's figures
 _BOOKKEEPING = ("format", "stage", "kedit_version", "created", "machine", "input", "output")
 
-# summary rows: (label, stage kinds, candidate keys) — first key found anywhere in the stage's figures
+# summary rows: (label, stage kind, candidate keys) — the first key found in the stage's figures
+# (top level first, then nested dicts: `kbuild generate` nests its figures under "generate")
 _SUMMARY = [
-    ("Generator", ("generate",), ("generator", "backend")),
-    ("Generator model", ("generate",), ("model", "generator_model", "llm_model")),
-    ("Prompt versions", ("generate",), ("prompt_versions", "prompt_version", "prompts")),
-    ("Tokens", ("generate",), ("tokens", "total_tokens", "usage")),
-    ("Cost", ("generate",), ("cost_usd", "cost", "total_cost_usd")),
-    ("Filter model", ("filter",), ("model", "base_model")),
-    ("Filter counts", ("filter",), ("counts", "kept", "dropped", "dropped_by_reason", "by_reason")),
-    ("Annotation agreement", ("annotate",), ("agreement", "kappa", "cohen_kappa", "fleiss_kappa")),
+    ("Generator", "generate", ("generator", "backend")),
+    ("Generator model", "generate", ("llm_model", "generator_model", "model")),
+    ("Prompt versions", "generate", ("prompt_versions", "prompt_version")),
+    ("Tokens", "generate", ()),  # see _tokens
+    ("Cost", "generate", ()),  # see _cost
+    ("Filter model", "filter", ("model", "base_model")),
+    ("Filter counts", "filter", ()),  # see _filter_counts
+    ("Annotation agreement", "annotate", ("agreement", "kappa", "cohen_kappa", "fleiss_kappa")),
 ]
 
 
@@ -90,6 +91,8 @@ def _fmt(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, dict):
+        if not v:
+            return "none"
         return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
     if isinstance(v, (list, tuple)):
         return ", ".join(_fmt(x) for x in v)
@@ -109,16 +112,58 @@ def _file(d: Any) -> str:
     return " ".join(parts)
 
 
+def _tokens(figs: dict[str, Any]) -> str | None:
+    total = _find(figs, ("tokens", "total_tokens", "usage"))
+    if total is not None:
+        return _fmt(total)
+    prompt, completion = _find(figs, ("prompt_tokens",)), _find(figs, ("completion_tokens",))
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return f"{prompt + completion:,} (prompt {prompt:,}, completion {completion:,})"
+    return None
+
+
+def _cost(figs: dict[str, Any]) -> str | None:
+    usd = _find(figs, ("cost_usd", "total_cost_usd"))
+    if isinstance(usd, (int, float)):
+        cached = _find(figs, ("cached_cost_usd",))
+        extra = f" (plus {_fmt(float(cached))} USD answered from the cache)" if isinstance(cached, (int, float)) and cached else ""
+        return f"{_fmt(float(usd))} USD{extra}"
+    cost = _find(figs, ("cost",))
+    return _fmt(cost) if cost is not None else None
+
+
+def _filter_counts(figs: dict[str, Any]) -> str | None:
+    parts = []
+    cases = _find(figs, ("cases",))
+    if isinstance(cases, dict):
+        parts.append("cases " + _fmt(cases))
+    per_split = _find(figs, ("probes_per_split",))
+    if isinstance(per_split, dict) and all(isinstance(v, dict) for v in per_split.values()):
+        gen = sum(v.get("generated", 0) for v in per_split.values() if isinstance(v.get("generated"), int))
+        kept = sum(v.get("kept", 0) for v in per_split.values() if isinstance(v.get("kept"), int))
+        parts.append(f"probes generated {gen:,}, kept {kept:,}")
+    if not parts:
+        found = _find(figs, ("counts", "kept", "dropped"))
+        return _fmt(found) if found is not None else None
+    return "; ".join(parts)
+
+
+_NO_LLM = ("Generator model", "Prompt versions", "Tokens")  # what a knowledge-graph build has none of
+_SPECIAL = {"Tokens": _tokens, "Cost": _cost, "Filter counts": _filter_counts}
+
+
 def summary_rows(entries: list[dict[str, Any]], export_version: str = __version__) -> list[tuple[str, str]]:
     by_kind: dict[str, dict[str, Any]] = {}
     for e in entries:  # oldest first: a later run of the same stage wins
         by_kind[stage_kind(e.get("stage", ""))] = e
     rows = []
-    for label, kinds, keys in _SUMMARY:
+    for label, kind, keys in _SUMMARY:
         value = None
-        for k in kinds:
-            if k in by_kind:
-                value = _find(_figures(by_kind[k]), keys)
+        if kind in by_kind:
+            figs = _figures(by_kind[kind])
+            value = _SPECIAL[label](figs) if label in _SPECIAL else _find(figs, keys)
+            if value is None and label in _NO_LLM and _find(figs, ("generator", "backend")) == "kg":
+                value = "none (knowledge-graph backend, no LLM)"
         rows.append((label, _fmt(value) if value is not None else NOT_RECORDED))
     versions = [f"{e.get('stage', '?')} {e.get('kedit_version', '?')}" for e in entries]
     rows.append(("kedit version", ", ".join(versions + [f"export {export_version}"])))

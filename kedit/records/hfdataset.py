@@ -36,9 +36,9 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ...errors import KeditError, RecordError
-from ...records import SPLITS, EditCase
-from ...records.jsonl import case_from_dict
+from ..errors import KeditError, RecordError
+from .schema import SPLITS, EditCase
+from .jsonl import case_from_dict
 
 EDITS = "edits"
 BASE_SPLITS = tuple(s for s, (group, _) in SPLITS.items() if group == "base")
