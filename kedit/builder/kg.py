@@ -72,6 +72,14 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def fill(template: str, subject: str) -> str:
+    """The cloze about ``subject``; a noun phrase ("the capital of X") opening the sentence is
+    capitalised, an entity name is left as written ("iPad", "eBay")."""
+    if template.startswith("{}") and subject.startswith("the "):
+        subject = _cap(subject)
+    return _cap(template.format(subject)) if not template.startswith("{}") else template.format(subject)
+
+
 @dataclass
 class KnowledgeGraph:
     relations: dict[str, KGRelation]
@@ -186,23 +194,25 @@ class KGBackend:
         probes = []
         if not case.probes_of("generalization"):
             for t in rel.paraphrases[:cap]:
-                probes.append(make_probe("generalization", _cap(t.format(case.subject)), new_names, foil=case.target_true,
+                probes.append(make_probe("generalization", fill(t, case.subject), new_names, foil=case.target_true,
                                          provenance=prov((s, r, o))))
         if not case.probes_of("locality"):
             others = [(s2, o2) for s2, o2 in kg.by_relation.get(r, ()) if s2 != s and o2 not in (o, o_new)]
             for s2, o2 in others[:: max(1, len(others) // cap)][:cap] if others else ():
-                probes.append(make_probe("locality", _cap(rel.template.format(kg.entities[s2].name)), kg.entities[o2].names,
+                probes.append(make_probe("locality", fill(rel.template, kg.entities[s2].name), kg.entities[o2].names,
                                          expect="keep", provenance=prov((s2, r, o2))))
         if s:
-            for alias in [a for a in kg.entities[s].aliases if a != case.subject][:cap]:
-                prompt = _cap(rel.template.format(alias))
+            # an alias that also names another entity ("Air Jordan") would test the wrong thing
+            aliases = [a for a in kg.entities[s].aliases if a != case.subject and kg.by_name.get(a.lower()) == [s]]
+            for alias in aliases[:cap]:
+                prompt = fill(rel.template, alias)
                 probes.append(make_probe("subject_replace", prompt, new_names, foil=case.target_true,
                                          conditions=[Condition(prompt, true_names, (alias, r, case.target_true))],
                                          provenance={**prov((s, r, o)), "alias": alias}))
         inv = kg.relations.get(rel.inverse) if rel.inverse else None
         if inv and inv.functional and o_new:
             before = [x for x in kg.objects(o_new, inv.id) if x != s]
-            probes.append(make_probe("reverse_relation", _cap(inv.template.format(kg.entities[o_new].name)), self._names(s, case.subject),
+            probes.append(make_probe("reverse_relation", fill(inv.template, kg.entities[o_new].name), self._names(s, case.subject),
                                      foil=kg.entities[before[0]].name if before else None,
                                      provenance=prov((o_new, inv.id, s))))
         if o_new and rel.phrase:
@@ -216,8 +226,8 @@ class KGBackend:
                 rel2 = kg.relations[r2]
                 old = [x for x in (kg.objects(o, r2) if o else []) if x != a]
                 new_name = kg.entities[o_new].name
-                cond = Condition(_cap(rel2.template.format(new_name)), kg.entities[a].names, (new_name, r2, kg.entities[a].name))
-                probes.append(make_probe("one_hop", _cap(rel2.template.format(rel.phrase.format(case.subject))), kg.entities[a].names,
+                cond = Condition(fill(rel2.template, new_name), kg.entities[a].names, (new_name, r2, kg.entities[a].name))
+                probes.append(make_probe("one_hop", fill(rel2.template, rel.phrase.format(case.subject)), kg.entities[a].names,
                                          foil=kg.entities[old[0]].name if old else None, conditions=[cond],
                                          provenance=prov((o_new, r2, a))))
         if s:
@@ -229,7 +239,7 @@ class KGBackend:
                 if r3 in skip or r3 in seen_rel or o3 in (o, o_new):
                     continue
                 seen_rel.add(r3)
-                probes.append(make_probe("other_relation", _cap(kg.relations[r3].template.format(case.subject)), kg.entities[o3].names,
+                probes.append(make_probe("other_relation", fill(kg.relations[r3].template, case.subject), kg.entities[o3].names,
                                          expect="keep", provenance=prov((s, r3, o3))))
         self.expanded += 1
         resolved = {"subject": s, "relation": r, "object_true": o, "object_new": o_new}
