@@ -188,3 +188,22 @@ def test_bad_seed_file_is_refused_before_anything_is_written(kg_setup, tmp_path,
 
 def test_splits_are_known():
     assert set(GENERATED) <= set(SPLITS) and "capital" in RELATIONS
+
+
+def test_filter_mark_keeps_probe_level_drops_in_the_output(generated, tiny_kg, tmp_path):
+    import dataclasses
+
+    from kedit.records import Condition, write_jsonl
+
+    cases = read_jsonl(generated)
+    c0 = cases[0]
+    rel = c0.probes_of("reliability")[0]
+    bad = dataclasses.replace(rel, split="one_hop", prompt=rel.prompt + " again",
+                              conditions=(Condition(rel.prompt, ("Nonsense",)),))
+    src = write_jsonl([dataclasses.replace(c0, probes=c0.probes + (bad,)), *cases[1:3]], tmp_path / "g.jsonl")
+    out = tmp_path / "m.jsonl"
+    assert kbuild(["filter", "--model", str(tiny_kg.path), "--in", str(src), "--out", str(out), "--mark"]) == 0
+    marked = [p for p in read_jsonl(out)[0].probes if p.prompt == bad.prompt]
+    assert marked and marked[0].provenance["filter"] == {**marked[0].provenance["filter"], "passed": False,
+                                                         "reason": "condition_unknown"}
+    assert read_jsonl(tmp_path / "m.dropped.jsonl") == []
