@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+# the real servers, one per test session, started on first use: Label Studio and llama-server
+from tests.fixtures.label_studio import label_studio  # noqa: F401,E402
+from tests.fixtures.llama_server import llama_server_url  # noqa: F401,E402
+
 # Test runs share few CPU cores with other jobs. OpenMP's default spin-waiting then made 2-thread
 # torch steps ~25x slower than 1 thread (tiny GPT-2 training, 2-core machine at load average 4-5);
 # passive waiting made them as fast as 1 thread. It only takes effect if set before torch loads.

@@ -278,6 +278,12 @@ def main_serve(port: int, data_dir: str | Path | None, username: str, use_templa
         print("this data dir already had its users; use the API token shown under Account & Settings in the UI")
     print("Ctrl-C stops it.")
     sys.stdout.flush()
+
+    def _stop(signum, frame):  # SIGTERM too: the server runs in its own process group and must not outlive us
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         server.process.wait()
     except KeyboardInterrupt:

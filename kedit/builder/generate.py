@@ -35,7 +35,7 @@ from .backends import BACKENDS, generation_failed, make_probe, with_probes
 log = logging.getLogger(__name__)
 
 # modules that register a backend in BACKENDS
-BACKEND_MODULES = ("kedit.builder.kg",)  # TODO(lead): add "kedit.builder.llm.backend" when it lands
+BACKEND_MODULES = ("kedit.builder.kg", "kedit.builder.llm")
 
 
 def load_backends() -> None:
@@ -181,25 +181,44 @@ def run(args) -> int:
 
 
 def _expand_all(backend, seeds, todo, out: Path, items, neighbors: int, concurrency: int, already: int) -> None:
+    """Expand ``todo`` in a thread pool, appending each case as it completes. On a whole-run error
+    (e.g. the endpoint is down) no new case is started, the ones already running are still
+    written, and the error says how far the run got."""
     written = 0
+    error: KeditError | None = None
     with JsonlAppender(out) as appender, ThreadPoolExecutor(max_workers=concurrency) as pool:
-        pending = {}
+        pending: dict = {}
         queue = list(todo)
+
+        def collect(fut) -> None:
+            nonlocal written, error
+            i = pending.pop(fut)
+            try:
+                case = fut.result()
+            except KeditError as e:
+                error = error or e
+                return
+            appender.write(finish(case, i, seeds, items, neighbors).to_dict())
+            written += 1
+
         try:
-            while queue or pending:
+            while (queue or pending) and error is None:
                 while queue and len(pending) < concurrency * 2:
                     i, c = queue.pop(0)
                     pending[pool.submit(backend.expand, c)] = i
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    i = pending.pop(fut)
-                    case = finish(fut.result(), i, seeds, items, neighbors)
-                    appender.write(case.to_dict())
-                    written += 1
-        except BaseException as e:
+                    collect(fut)
+            for fut in list(pending):  # after an error: what was queued is dropped, what runs is kept
+                if fut.cancel():
+                    pending.pop(fut)
+            for fut in list(pending):
+                wait([fut])
+                collect(fut)
+        except BaseException:
             for fut in pending:
                 fut.cancel()
-            if isinstance(e, KeditError):
-                raise KeditError(f"{e} ({already + written} of {len(seeds)} cases are written to {out}; "
-                                 "rerun the same command to continue)") from None
             raise
+    if error is not None:
+        raise KeditError(f"{error} ({already + written} of {len(seeds)} cases are written to {out}; "
+                         "rerun the same command to continue)")

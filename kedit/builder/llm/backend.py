@@ -43,7 +43,7 @@ from ...errors import KeditError
 from ...records import Condition, EditCase, Probe
 from ..backends import BACKENDS, failed, make_probe, with_probes
 from .cache import ReplyCache, cache_key
-from .client import MODES, OPENAI_URL, ChatClient, Reply, endpoint_host
+from .client import MODES, ChatClient, Reply, endpoint_host
 from .pricing import PriceTable
 from .prompts import PromptSpec, case_fields, load_prompt
 
@@ -392,7 +392,9 @@ class OpenAIBackend:
             "cost_usd": round(s["cost_usd"], 6), "cached_cost_usd": round(s["cached_cost_usd"], 6),
             "price_per_1m_tokens": {"model": self.price.model, "input": self.price.input, "output": self.price.output,
                                     "known": self.price.known},
-            "structured_output": (self._client.mode if self._client is not None and self._client.mode else None) or (modes[0] if len(modes) == 1 else modes or None),
+            # the mode the endpoint accepted in this run, else the mode(s) of the cached replies used
+            "structured_output": (self._client.mode if self._client is not None and self._client.mode else None)
+            or (modes[0] if len(modes) == 1 else modes or None),
             "structured_output_fallbacks": c.fallbacks if c else 0,
             "cache": "off" if not self.use_cache else str(self.cache.root),
         }

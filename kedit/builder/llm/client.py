@@ -170,8 +170,9 @@ class ChatClient:
             return KeditError(f"{self.host} rejected the API key (HTTP 401); set OPENAI_API_KEY to a valid key")
         if isinstance(e, openai.PermissionDeniedError):
             return KeditError(f"{self.host}: permission denied for model '{self.model}' (HTTP 403): {e.message}")
-        if isinstance(e, openai.NotFoundError) or (isinstance(e, openai.BadRequestError) and "model" in str(e.message).lower()
-                                                    and any(w in str(e.message).lower() for w in ("not found", "does not exist", "unknown"))):
+        text = str(getattr(e, "message", e)).lower()
+        model_missing = "model" in text and any(w in text for w in ("not found", "does not exist", "unknown"))
+        if isinstance(e, openai.NotFoundError) or (isinstance(e, openai.BadRequestError) and model_missing):
             return KeditError(self._unknown_model_message(e))
         if isinstance(e, openai.APIStatusError):
             return KeditError(f"{self.host}: the request was refused, {_describe(e)}")
