@@ -242,8 +242,9 @@ def render_card(*, stats: dict[str, dict[str, int]], probe_counts: dict[str, int
             "```", "",
             f"Without `split=`, `load_dataset` returns a `DatasetDict` with the single split `{SPLIT}`. "
             "Back into kedit records (the probes in their original order):", "",
-            "```python", "from kedit.builder.export import read_export", "",
-            'cases = read_export("FOLDER")   # a local export or a snapshot_download of the repo', "```", "",
+            "```python", "from kedit.records import read_cases", "",
+            'cases = read_cases("FOLDER")   # a local export or a snapshot_download of the repo', "```", "",
+            "`keval run --bench FOLDER` evaluates editors on it directly.", "",
             "## Columns", "",
             f"`{EDITS}`: `case_id`, `subject`, `relation_id`, `relation_template` (cloze with `{{}}` for the subject), "
             "`target_true`, `target_new`, `prompt` (the edit prompt), `reliability`, `generalization`, `locality` "
