@@ -28,9 +28,14 @@ def cache_dir(kind: str) -> Path:
 
 
 def data_root() -> Path:
-    """The bundled data folder (``data/`` beside the package in a checkout, or installed copy)."""
+    """The bundled data folder: ``data/`` beside the package in a checkout (and an editable
+    install), else the copy a wheel installs under ``<prefix>/share/kedit/data``."""
+    import sys
+    import sysconfig
+
     here = Path(__file__).resolve().parent
-    for cand in (here.parent / "data", here / "data"):
-        if cand.is_dir():
+    for cand in (here.parent / "data", Path(sysconfig.get_path("data")) / "share" / "kedit" / "data",
+                 Path(sys.prefix) / "share" / "kedit" / "data"):
+        if (cand / "kg").is_dir():
             return cand
-    raise FileNotFoundError("kedit's bundled data/ folder is missing; reinstall kedit from its source tree")
+    raise FileNotFoundError("kedit's bundled data folder is missing; reinstall kedit (pip install kedit, or -e from its source tree)")
