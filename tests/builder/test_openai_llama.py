@@ -34,9 +34,16 @@ def test_expands_real_seeds(llama_server_url, tmp_path):
     plan = b.plan(seeds)
     assert plan["calls"] == 4 and plan["estimated_cost_usd"] == 0 and not plan["price_per_1m_tokens"]["known"]
     outs = [b.expand(c) for c in seeds]
+    # a 135M model can run on past the schema's end until max_tokens (float rounding differs between
+    # CPUs, so which seed does it is not fixed): such a case must be kept, marked, with its raw reply
+    failed = [o for o in outs if generation_failed(o)]
+    assert len(failed) <= 1, [o.provenance["generation"]["error"] for o in failed]
+    for o in failed:
+        assert o.provenance["generation"]["raw"] and o.provenance["generation"]["error"] and not o.probes
     for out in outs:
         gen = out.provenance["generation"]
-        assert not generation_failed(out), f"{out.case_id}: {gen['error']}\n{gen['raw']}"
+        if generation_failed(out):
+            continue
         assert gen["mode"] == "json_schema" and gen["prompt_tokens"] > 300 and gen["completion_tokens"] > 0
         again = case_from_dict(json.loads(json.dumps(out.to_dict())))
         assert again == out and again.to_dict() == out.to_dict()
@@ -45,7 +52,7 @@ def test_expands_real_seeds(llama_server_url, tmp_path):
             assert p.provenance["model"] == LLAMA_MODEL and p.provenance["cache_key"] == gen["cache_key"]
     assert sum(len(o.probes) for o in outs) >= 4  # a 135M model gives few usable items, but some
     f = b.figures()
-    assert f["calls"] == f["requests"] == 4 and f["failures"] == 0 and f["structured_output"] == "json_schema"
+    assert f["calls"] == f["requests"] == 4 and f["failures"] == len(failed) and f["structured_output"] == "json_schema"
     assert f["prompt_tokens"] > 4 * 300 and f["completion_tokens"] > 4 * 50 and f["cost_usd"] == 0
     # the rerun is answered by the cache
     b2 = OpenAIBackend(llm_model=LLAMA_MODEL, base_url=llama_server_url, cache_root=tmp_path, max_tokens=1024)
