@@ -22,7 +22,6 @@ and their sources.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Sequence
 
 from ..errors import KeditError
 from ..records import Condition, EditCase
+from ..records.jsonl import iter_json_lines
 from ..settings import data_root
 from .backends import BACKENDS, failed, make_probe, with_probes
 
@@ -59,13 +59,7 @@ class Entity:
 def _lines(path: Path):
     if not path.is_file():
         raise KeditError(f"knowledge graph file missing: {path} (a KG folder holds relations.jsonl, entities.jsonl, triples.jsonl)")
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield n, json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise KeditError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+    return iter_json_lines(path)
 
 
 def _cap(text: str) -> str:
