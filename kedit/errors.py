@@ -17,7 +17,8 @@ class UnknownNameError(KeditError, KeyError):
         msg = f"unknown {kind} '{name}'"
         if close:
             msg += f"; did you mean '{close[0]}'?"
-        msg += f" Known: {', '.join(known)}."
+        shown = known[:20]
+        msg += f" Known: {', '.join(shown)}" + (f" and {len(known) - 20} more." if len(known) > 20 else ".")
         if hint:
             msg += f" {hint}"
         super().__init__(msg)
@@ -25,6 +26,12 @@ class UnknownNameError(KeditError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
+
+
+class RunError(KeditError):
+    """A problem of the whole run, not of one case (a missing dependency, hyper-parameters that do not
+    fit the model, an editor that left the model modified): the run stops. Any other error raised
+    while one case is edited or scored is recorded in that case's result and the run goes on."""
 
 
 class RecordError(KeditError, ValueError):

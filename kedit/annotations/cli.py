@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from ..atomic import atomic_write
 from ..errors import KeditError
 from ..records.jsonl import read_jsonl, write_jsonl
 from ..records.manifest import write_manifest
@@ -114,9 +114,7 @@ def _pull(args: argparse.Namespace) -> int:
     report = {"format": AGREEMENT_FORMAT, "project": ref, "input": str(inp), "splits": list(args.splits),
               "agreement": r.agreement, "counts": r.counts, "problems": r.problems}
     agreement_path = sibling(out, ".agreement.json")
-    tmp = agreement_path.with_name(agreement_path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, agreement_path)
+    atomic_write(agreement_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     write_manifest(out, "annotate", input_path=inp, figures={
         "agreement": r.agreement, "counts": r.counts, "label_studio": ref,
         "files": {"rejected": str(rejected_path), "agreement": str(agreement_path)}})

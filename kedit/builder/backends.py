@@ -14,7 +14,7 @@ and the driver counts it; ``kbuild filter`` then drops it with that reason.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
 
 from ..records import SPLITS, Condition, EditCase, Probe
 from ..registry import Registry
@@ -22,8 +22,22 @@ from ..registry import Registry
 GENERATED_SPLITS = ("generalization", "locality", "subject_replace", "reverse_relation", "one_hop", "other_relation")
 
 
+@runtime_checkable
 class Backend(Protocol):
+    """What ``kbuild generate`` needs of a backend. Register the class with ``@BACKENDS.register(name)``
+    (or the ``kedit.backends`` entry-point group); the Python API builds it with keyword options
+    (``kedit.generate(seeds, backend="kg", kg="my_kg/")``), the CLI through ``add_arguments`` and
+    ``from_args``."""
+
     name: str
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        """Its own CLI options, in an argument group named after it (``parser.add_argument_group``)."""
+
+    @classmethod
+    def from_args(cls, args) -> "Backend":
+        """The backend built from the parsed ``kbuild generate`` arguments."""
 
     def prepare(self, cases: Sequence[EditCase]) -> None:
         """Called once with all seeds before any ``expand`` (e.g. to index them)."""
@@ -38,7 +52,7 @@ class Backend(Protocol):
         """Figures for the manifest: generator, model, prompt versions, calls, tokens, cost, failures."""
 
 
-BACKENDS: Registry[type] = Registry("generation backend", "Pass one of them with --backend.")
+BACKENDS: Registry[type] = Registry("generation backend", "Pass one of them with --backend.", entry_points="kedit.backends")
 
 
 def make_probe(split: str, prompt: str, answers: Iterable[str], *, expect: str | None = None, foil: str | None = None,
@@ -75,8 +89,3 @@ def failed(case: EditCase, error: str, raw: str | None = None, **extra: Any) -> 
 
 def generation_failed(case: EditCase) -> bool:
     return (case.provenance.get("generation") or {}).get("status") == "failed"
-
-
-# A backend class also provides:
-#   add_arguments(parser)  (classmethod) its own CLI options, in an argument group named after it;
-#   from_args(args)        (classmethod) the backend built from the parsed ``kbuild generate`` args.

@@ -19,9 +19,10 @@ as not executed. Counts per split (kept, dropped by reason) go to the manifest.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,6 +33,7 @@ from ..records import Condition, EditCase, read_cases, write_jsonl
 from ..records.manifest import write_manifest
 from .backends import generation_failed
 
+log = logging.getLogger(__name__)
 METRIC = "teacher_forced_exact_match_any_alias"
 
 
@@ -130,48 +132,95 @@ def dropped_path(out: Path) -> Path:
     return out.with_name(out.stem + ".dropped.jsonl")
 
 
-def run(args) -> int:
-    from ..eval.asking import conditions_pass
-    from ..models.loading import load_model
+@dataclass(frozen=True)
+class FilterResult:
+    """What ``filter_cases`` kept and dropped (each probe's verdict in ``provenance.filter``), the
+    counts per split and per case, and the files written (none for an in-memory run)."""
 
-    inp, out = Path(args.inp), Path(args.out)
-    if not inp.is_file():
-        raise KeditError(f"input file not found: {inp}")
-    if inp.resolve() == out.resolve():
-        raise KeditError("--out must differ from --in (the generated file is kept as it is)")
-    cases = read_cases(inp, args.format)  # validated before anything is written
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    kept: list[EditCase]
+    dropped: list[EditCase]
+    figures: dict[str, Any]
+    out: Path | None = None
+    manifest: Path | None = None
+
+    @property
+    def probes_per_split(self) -> dict[str, Any]:
+        return self.figures["filter"]["probes_per_split"]
+
+
+def filter_cases(cases: Sequence[EditCase] | str | Path, model: str | torch.nn.Module = "smollm2-135m", tok=None, *,
+                 out: str | Path | None = None, fmt: str | None = None, mark: bool = False, check_keep: bool = False,
+                 check_original: bool = True, device: str = "cpu") -> FilterResult:
+    """Keep the probes whose prerequisite facts the base model knows (see the module docs).
+
+    ``cases``: EditCases or a file; ``model``: a name ``load_model`` knows, or a loaded model with
+    its ``tok``. With ``out`` the kept cases go there, the dropped ones beside it
+    (``<stem>.dropped.jsonl``), with a manifest.
+    """
+    from ..eval.asking import conditions_pass
+    from ..models.loading import fingerprint_of, load_model
+
+    inp = None
+    if isinstance(cases, (str, Path)):
+        inp = Path(cases)
+        if not inp.is_file():
+            raise KeditError(f"input file not found: {inp}")
+        if out is not None and inp.resolve() == Path(out).resolve():
+            raise KeditError("--out must differ from --in (the generated file is kept as it is)")
+        cases = read_cases(inp, fmt)  # validated before anything is written
+    cases = list(cases)
     t0 = time.perf_counter()
-    lm = load_model(args.model, device=args.device)
+    if isinstance(model, str):
+        lm = load_model(model, device=device)
+        model, tok, name, fingerprint = lm.model, lm.tokenizer, lm.name, lm.fingerprint
+    else:
+        if tok is None:
+            raise KeditError("filter_cases: pass the tokenizer with a loaded model (tok=...)")
+        name = getattr(getattr(model, "config", None), "name_or_path", "") or type(model).__name__
+        fingerprint = fingerprint_of(model)
     load_s = time.perf_counter() - t0
-    check_original = not args.no_original_check
-    conds = collect(cases, check_original, args.check_keep)
+    conds = collect(cases, check_original, check_keep)
     t1 = time.perf_counter()
     with torch.inference_mode():
-        passed = conditions_pass(lm.model, lm.tokenizer, conds) if conds else []
+        passed = conditions_pass(model, tok, conds) if conds else []
     ask_s = time.perf_counter() - t1
     known = {(c.prompt, c.answers): bool(v) for c, v in zip(conds, passed)}
-    stamp = {"model": lm.name, "metric": METRIC}
-    kept, dropped, counts, case_counts = decide(cases, known, check_original, args.check_keep, stamp, args.mark)
-    write_jsonl(kept, out)
-    write_jsonl(dropped, dropped_path(out))
+    stamp = {"model": name, "metric": METRIC}
+    kept, dropped, counts, case_counts = decide(cases, known, check_original, check_keep, stamp, mark)
+    out = Path(out) if out is not None else None
     figures = {"filter": {
-        "model": lm.name, "model_fingerprint": lm.fingerprint, "metric": METRIC, "mode": "mark" if args.mark else "drop",
-        "checks": {"original_fact": check_original, "conditions": True, "keep_answers": args.check_keep},
+        "model": name, "model_fingerprint": fingerprint, "metric": METRIC, "mode": "mark" if mark else "drop",
+        "checks": {"original_fact": check_original, "conditions": True, "keep_answers": check_keep},
         "questions_asked": len(conds), "questions_known": int(sum(passed)),
         "cases": case_counts, "probes_per_split": counts,
         "seconds": {"model_load": round(load_s, 3), "scoring": round(ask_s, 3)},
         "questions_per_second": round(len(conds) / ask_s, 2) if ask_s > 0 else None,
-        "dropped_file": str(dropped_path(out)),
+        "dropped_file": str(dropped_path(out)) if out is not None else None,
     }}
-    mp = write_manifest(out, "filter", input_path=inp, figures=figures)
-    print(f"kbuild filter: {case_counts['kept']} of {case_counts['in']} cases kept -> {out} (manifest {mp.name}); "
-          f"{len(conds)} questions asked of {lm.name} in {ask_s:.1f} s ({METRIC})")
+    mp = None
+    if out is not None:
+        write_jsonl(kept, out)
+        write_jsonl(dropped, dropped_path(out))
+        mp = write_manifest(out, "filter", input_path=inp, figures=figures)
+    log.info("filter: %d of %d cases kept; %d questions asked of %s in %.1f s", case_counts["kept"], case_counts["in"],
+             len(conds), name, ask_s)
+    return FilterResult(kept, dropped, figures, out, mp)
+
+
+def run(args) -> int:
+    """``kbuild filter``: parse, call ``filter_cases``, print."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    res = filter_cases(args.inp, args.model, out=args.out, fmt=args.format, mark=args.mark, check_keep=args.check_keep,
+                       check_original=not args.no_original_check, device=args.device)
+    f = res.figures["filter"]
+    cc = f["cases"]
+    print(f"kbuild filter: {cc['kept']} of {cc['in']} cases kept -> {res.out} (manifest {res.manifest.name}); "
+          f"{f['questions_asked']} questions asked of {f['model']} in {f['seconds']['scoring']:.1f} s ({METRIC})")
     print(f"  {'split':18s} {'generated':>9s} {'kept':>6s}  dropped by reason")
-    for split, v in counts.items():
+    for split, v in f["probes_per_split"].items():
         reasons = ", ".join(f"{k} {n}" for k, n in v["dropped"].items()) or "-"
         print(f"  {split:18s} {v['generated']:9d} {v['kept']:6d}  {reasons}")
-    if case_counts["dropped"]:
-        print("  cases dropped: " + ", ".join(f"{k} {n}" for k, n in case_counts["dropped"].items()))
+    if cc["dropped"]:
+        print("  cases dropped: " + ", ".join(f"{k} {n}" for k, n in cc["dropped"].items()))
     return 0

@@ -16,35 +16,25 @@ What needs no backend is added here, the same for every backend:
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..errors import KeditError
+from ..errors import KeditError, UnknownNameError
 from ..records import EditCase, Probe, read_cases, write_jsonl
 from ..records.jsonl import JsonlAppender, case_from_dict, drop_partial_line, iter_json_lines
 from ..records.manifest import write_manifest
 from ..settings import data_root
-from .backends import BACKENDS, generation_failed, make_probe, with_probes
+from .backends import BACKENDS, Backend, generation_failed, make_probe, with_probes
 
 log = logging.getLogger(__name__)
 
-# modules that register a backend in BACKENDS
-BACKEND_MODULES = ("kedit.builder.kg", "kedit.builder.llm")
-
-
-def load_backends() -> None:
-    for m in BACKEND_MODULES:
-        importlib.import_module(m)
-
-
 def add_arguments(p) -> None:
-    load_backends()
     p.add_argument("--backend", required=True, help="one of: " + ", ".join(BACKENDS.names()))
     p.add_argument("--in", dest="inp", required=True, metavar="SEEDS", help="edit records: kedit JSONL, EasyEdit ZsRE/CounterFact JSON, ROME CounterFact")
     p.add_argument("--format", default=None, help="input format (default: detected)")
@@ -128,39 +118,90 @@ def split_counts(cases: Sequence[EditCase]) -> dict[str, int]:
     return dict(sorted(Counter(p.split for c in cases for p in c.probes).items()))
 
 
-def run(args) -> int:
-    load_backends()
-    cls = BACKENDS.get(args.backend)
-    if args.concurrency < 1:
+@dataclass(frozen=True)
+class GenerateResult:
+    """What ``generate`` made: the cases in seed order, the manifest figures, the ids of cases the
+    backend failed on (kept, marked), and the files written (none for an in-memory run). A dry run
+    has no cases and a ``plan`` (calls, estimated cost)."""
+
+    cases: list[EditCase]
+    figures: dict[str, Any]
+    failed: list[str] = field(default_factory=list)
+    out: Path | None = None
+    manifest: Path | None = None
+    plan: dict[str, Any] | None = None
+
+
+def make_backend(name: str, **options: Any) -> Backend:
+    """A registered backend built from keyword options named as its CLI options' destinations
+    (``kedit.generate(seeds, backend="kg", kg="my_kg/", max_per_split=2)``), through the same
+    ``add_arguments``/``from_args`` the CLI uses."""
+    import argparse
+
+    cls = BACKENDS.get(name)
+    parser = argparse.ArgumentParser(prog=f"backend {name}", add_help=False)
+    cls.add_arguments(parser)
+    ns = parser.parse_args([])
+    known = vars(ns)
+    for k, v in options.items():
+        if k not in known and k not in ("dry_run", "concurrency"):
+            raise UnknownNameError(f"option of the {name} backend", k, known)
+        setattr(ns, k, v)
+    return cls.from_args(ns)
+
+
+def generate(seeds: Sequence[EditCase] | str | Path, backend: str | Backend = "kg", *, out: str | Path | None = None,
+             fmt: str | None = None, concurrency: int = 4, limit: int | None = None, commonsense: str | None = None,
+             neighbors: int = 1, dry_run: bool = False, **backend_options: Any) -> GenerateResult:
+    """Expand edit records into cases with candidate probes for every split.
+
+    ``seeds``: EditCases or a file any registered format reads; ``backend``: a registered name
+    (options as keywords) or a backend object. With ``out`` the cases are appended as they finish
+    (a rerun continues an interrupted one), then rewritten in seed order with a manifest beside them.
+    """
+    if concurrency < 1:
         raise KeditError("--concurrency must be at least 1")
-    inp, out = Path(args.inp), Path(args.out)
-    if not inp.is_file():
-        raise KeditError(f"seed file not found: {inp}")
-    seeds = read_cases(inp, args.format)
-    if args.limit is not None:
-        seeds = seeds[: args.limit]
+    if limit is not None and limit < 1:
+        raise KeditError(f"--limit must be at least 1, got {limit}")
+    if neighbors < 0:
+        raise KeditError(f"--neighbors must be 0 or more, got {neighbors}")
+    inp: Path | None = None
+    if isinstance(seeds, (str, Path)):
+        inp = Path(seeds)
+        if not inp.is_file():
+            raise KeditError(f"seed file not found: {inp}")
+        seeds = read_cases(inp, fmt)
+    seeds = list(seeds)[:limit] if limit is not None else list(seeds)
     if not seeds:
-        raise KeditError(f"{inp} holds no edit records")
-    items = load_commonsense(args.commonsense)
-    backend = cls.from_args(args)
+        raise KeditError(f"{inp or 'the seeds'} hold no edit records")
+    items = load_commonsense(commonsense)
+    if isinstance(backend, str):
+        name = backend
+        backend = make_backend(name, dry_run=dry_run, concurrency=concurrency, **backend_options)
+    else:
+        name = getattr(backend, "name", type(backend).__name__)
+        if backend_options:
+            raise KeditError("backend options are given to a backend built already; pass its name instead, or build it with them")
     backend.prepare(seeds)
-    done = _done_cases(out)
+    out = Path(out) if out is not None else None
+    done = _done_cases(out) if out is not None else {}
     todo = [(i, c) for i, c in enumerate(seeds) if c.case_id not in done]
-    if args.dry_run:
-        plan = backend.plan([c for _, c in todo])
-        print(json.dumps({"backend": args.backend, "seeds": len(seeds), "already_done": len(done), "to_do": len(todo), **plan}, indent=2))
-        return 0
+    if dry_run:
+        plan = {"backend": name, "seeds": len(seeds), "already_done": len(done), "to_do": len(todo),
+                **backend.plan([c for _, c in todo])}
+        return GenerateResult([], {}, out=out, plan=plan)
     t0 = time.perf_counter()
+    finished: dict[str, EditCase] = dict(done)
     if todo:
-        log.info("generating %d of %d cases with backend %s", len(todo), len(seeds), args.backend)
-        _expand_all(backend, seeds, todo, out, items, args.neighbors, args.concurrency, already=len(done))
-    cases_by_id = _done_cases(out)
-    cases = [cases_by_id[c.case_id] for c in seeds]
-    write_jsonl(cases, out)  # seed order, whatever the completion order was
+        log.info("generating %d of %d cases with backend %s", len(todo), len(seeds), name)
+        _expand_all(backend, seeds, todo, out, items, neighbors, concurrency, len(done), finished)
+    if out is not None:
+        finished = _done_cases(out)
+    cases = [finished[c.case_id] for c in seeds]
     failed = [c.case_id for c in cases if generation_failed(c)]
     figures = {
         "generate": {
-            "backend": args.backend,
+            "backend": name,
             **backend.figures(),
             "seeds": len(seeds),
             "cases": len(cases),
@@ -170,55 +211,88 @@ def run(args) -> int:
             "resumed_cases": len(done),
         }
     }
-    mp = write_manifest(out, "generate", input_path=inp, figures=figures)
-    print(f"kbuild generate: {len(cases)} cases, {sum(len(c.probes) for c in cases)} probes -> {out} (manifest {mp.name})")
-    for split, n in figures["generate"]["probes_per_split"].items():
+    mp = None
+    if out is not None:
+        write_jsonl(cases, out)  # seed order, whatever the completion order was
+        mp = write_manifest(out, "generate", input_path=inp, figures=figures)
+    log.info("generate: %d cases, %d probes%s", len(cases), sum(len(c.probes) for c in cases), f" -> {out}" if out else "")
+    return GenerateResult(cases, figures, failed, out, mp)
+
+
+def run(args) -> int:
+    """``kbuild generate``: parse, call ``generate``, print."""
+    options = {k: v for k, v in vars(args).items() if k in _backend_dests(args.backend)}
+    res = generate(args.inp, args.backend, out=args.out, fmt=args.format, concurrency=args.concurrency, limit=args.limit,
+                   commonsense=args.commonsense, neighbors=args.neighbors, dry_run=args.dry_run, **options)
+    if res.plan is not None:
+        print(json.dumps(res.plan, indent=2))
+        return 0
+    print(f"kbuild generate: {len(res.cases)} cases, {sum(len(c.probes) for c in res.cases)} probes -> {res.out} "
+          f"(manifest {res.manifest.name})")
+    for split, n in res.figures["generate"]["probes_per_split"].items():
         print(f"  {split:18s} {n}")
-    if failed:
-        print(f"  {len(failed)} case(s) failed to generate (kept, marked in provenance.generation): {', '.join(failed[:5])}"
-              + (" ..." if len(failed) > 5 else ""))
+    if res.failed:
+        print(f"  {len(res.failed)} case(s) failed to generate (kept, marked in provenance.generation): "
+              f"{', '.join(res.failed[:5])}" + (" ..." if len(res.failed) > 5 else ""))
     return 0
 
 
-def _expand_all(backend, seeds, todo, out: Path, items, neighbors: int, concurrency: int, already: int) -> None:
-    """Expand ``todo`` in a thread pool, appending each case as it completes. On a whole-run error
-    (e.g. the endpoint is down) no new case is started, the ones already running are still
-    written, and the error says how far the run got."""
+def _backend_dests(name: str) -> set[str]:
+    import argparse
+
+    p = argparse.ArgumentParser(add_help=False)
+    BACKENDS.get(name).add_arguments(p)
+    return set(vars(p.parse_args([])))
+
+
+def _expand_all(backend, seeds, todo, out: Path | None, items, neighbors: int, concurrency: int, already: int,
+                finished: dict[str, EditCase]) -> None:
+    """Expand ``todo`` in a thread pool, keeping each case as it completes (appended to ``out`` when
+    there is one). On a whole-run error (e.g. the endpoint is down) no new case is started, the ones
+    already running are still kept, and the error says how far the run got."""
     written = 0
     error: KeditError | None = None
-    with JsonlAppender(out) as appender, ThreadPoolExecutor(max_workers=concurrency) as pool:
-        pending: dict = {}
-        queue = list(todo)
+    appender = JsonlAppender(out) if out is not None else None
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            pending: dict = {}
+            queue = list(todo)
 
-        def collect(fut) -> None:
-            nonlocal written, error
-            i = pending.pop(fut)
+            def collect(fut) -> None:
+                nonlocal written, error
+                i = pending.pop(fut)
+                try:
+                    case = fut.result()
+                except KeditError as e:
+                    error = error or e
+                    return
+                case = finish(case, i, seeds, items, neighbors)
+                finished[case.case_id] = case
+                if appender is not None:
+                    appender.write(case.to_dict())
+                written += 1
+
             try:
-                case = fut.result()
-            except KeditError as e:
-                error = error or e
-                return
-            appender.write(finish(case, i, seeds, items, neighbors).to_dict())
-            written += 1
-
-        try:
-            while (queue or pending) and error is None:
-                while queue and len(pending) < concurrency * 2:
-                    i, c = queue.pop(0)
-                    pending[pool.submit(backend.expand, c)] = i
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
+                while (queue or pending) and error is None:
+                    while queue and len(pending) < concurrency * 2:
+                        i, c = queue.pop(0)
+                        pending[pool.submit(backend.expand, c)] = i
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        collect(fut)
+                for fut in list(pending):  # after an error: what was queued is dropped, what runs is kept
+                    if fut.cancel():
+                        pending.pop(fut)
+                for fut in list(pending):
+                    wait([fut])
                     collect(fut)
-            for fut in list(pending):  # after an error: what was queued is dropped, what runs is kept
-                if fut.cancel():
-                    pending.pop(fut)
-            for fut in list(pending):
-                wait([fut])
-                collect(fut)
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+    finally:
+        if appender is not None:
+            appender.close()
     if error is not None:
-        raise KeditError(f"{error} ({already + written} of {len(seeds)} cases are written to {out}; "
-                         "rerun the same command to continue)")
+        where = f"are written to {out}; rerun the same command to continue" if out is not None else "were finished"
+        raise KeditError(f"{error} ({already + written} of {len(seeds)} cases {where})")

@@ -13,7 +13,6 @@ prompt (IKE) leave the weights alone and rewrite prompts through ``EditResult.wr
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterable, Sequence
@@ -101,7 +100,7 @@ class Editor:
         raise NotImplementedError
 
 
-EDITORS: Registry[type[Editor]] = Registry("editor")
+EDITORS: Registry[type[Editor]] = Registry("editor", entry_points="kedit.editors")
 
 
 def register_editor(name: str):
@@ -110,10 +109,6 @@ def register_editor(name: str):
         return EDITORS.register(name)(cls)
 
     return deco
-
-
-def frozen_replace(hp, **kw):
-    return dataclasses.replace(hp, **kw)
 
 
 def device_of(model: nn.Module) -> torch.device:

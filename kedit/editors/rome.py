@@ -60,7 +60,7 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +77,7 @@ from .base import (
     device_of,
     register_editor,
 )
+from .hparams import HyperParams
 from .nethook import Trace, edit_output
 from .stats import layer_second_moment, weights_fingerprint, well_conditioned
 
@@ -87,24 +88,30 @@ KL_PROMPT = "{} is a"
 
 
 @dataclass(frozen=True)
-class ROMEHyperParams:
+class ROMEHyperParams(HyperParams):
+    """Defaults: the paper's gpt2-xl values (Meng et al. 2022; kmeng01/rome hparams/ROME/gpt2-xl.json,
+    EasyEdit hparams/ROME). Per-family files (``hparams/rome/llama.yaml``, ``gpt2.yaml``) override them."""
+
+    editor: ClassVar[str] = "rome"
+    layer_fields: ClassVar[tuple[str, ...]] = ("layer",)
+
     layer: int = 17
-    fact_token: str = "subject_last"  # "subject_last" | "last" (the prompt's last token)
+    fact_token: str = "subject_last"  # the mlp_out input at the subject's last token is the key k; "last": the prompt's last token
     # v* optimization (compute_v)
     v_num_grad_steps: int = 20
     v_lr: float = 0.5
-    v_weight_decay: float = 0.5
-    clamp_norm_factor: float = 4.0
-    kl_factor: float = 0.0625
-    v_stop_nll: float = 0.05  # stop once the mean per-token -log P(target) over the prompts is below this
-    replay_lower_layers: bool = True
-    # context prefixes: fixed ones (each with "{}"), else generated (length in tokens, count) pairs
+    v_weight_decay: float = 0.5  # weight of ‖δ‖/‖v₀‖² in the v* objective
+    clamp_norm_factor: float = 4.0  # ‖δ‖ ≤ clamp_norm_factor · ‖v₀‖
+    kl_factor: float = 0.0625  # KL on "{subject} is a" keeps the subject's essence
+    v_stop_nll: float = 0.05  # early stop: mean per-token -log P(target) over the context prompts
+    replay_lower_layers: bool = True  # run the blocks below the layer once per edit, not once per step
+    # context prefixes: fixed ones (each with "{}"); empty: generate them once per model
     context_templates: tuple[str, ...] = ()
-    context_template_length_params: tuple[tuple[int, int], ...] = ((5, 10), (10, 10))
+    context_template_length_params: tuple[tuple[int, int], ...] = ((5, 10), (10, 10))  # (tokens, count) of generated prefixes
     context_template_seed: int = 0
     # key statistics C = E[k kᵀ] (compute_u)
-    mom2_adjustment: bool = True
-    mom2_corpus: str = "wiki-offline"
+    mom2_adjustment: bool = True  # weight the update by C = E[k kᵀ]; false: C = I
+    mom2_corpus: str = "wiki-offline"  # or wikitext / wikipedia (needs `datasets` and a network)
     mom2_n_samples: int = 1000
     mom2_max_tokens: int = 256
     mom2_dtype: str = "float64"
@@ -112,9 +119,7 @@ class ROMEHyperParams:
     mom2_rcond: float = 1e-10  # C counts as near-singular when its Cholesky pivots spread by more than 1/rcond
     mom2_ridge: float = 1e-4  # then λ = ridge · mean eigenvalue of C
 
-    def __post_init__(self):
-        object.__setattr__(self, "context_templates", tuple(self.context_templates))
-        object.__setattr__(self, "context_template_length_params", tuple(tuple(x) for x in self.context_template_length_params))
+    def check(self) -> None:
         if self.fact_token not in ("subject_last", "last"):
             raise KeditError(f"rome: fact_token must be 'subject_last' or 'last', not {self.fact_token!r}")
         for t in self.context_templates:

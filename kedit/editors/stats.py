@@ -36,9 +36,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import random
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -48,6 +46,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..atomic import atomic_open
 from ..errors import KeditError
 from ..models.roles import path_of
 from ..models.text import length_batches, pad_batch, pad_id
@@ -211,14 +210,8 @@ def _save(path: Path, stats: LayerStats) -> None:
         "seconds": stats.seconds,
         "tokens_per_s": stats.tokens_per_s,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_open(path, "wb") as fh:  # readers see the old file or the whole new one
+        torch.save(payload, fh)
 
 
 def _load(key: StatsKey) -> LayerStats | None:

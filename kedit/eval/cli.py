@@ -59,9 +59,11 @@ def main(argv: list[str] | None = None) -> int:
                 batch_size=args.batch_size, every=args.every, hparams=parse_overrides(args.hparam),
                 device=args.device, generate=not args.no_generate,
             )
-            out = run(cfg)
-            print((out / "summary.md").read_text())
-            print(f"run folder: {out}")
+            rep = run(cfg)
+            print((rep.out / "summary.md").read_text())
+            if rep.failed:
+                print(f"{len(rep.failed)} case result(s) failed (errors in {rep.out / 'cases.jsonl'})")
+            print(f"run folder: {rep.out}")
         else:
             print(write_outputs(Path(args.dir), args.weights))
         return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from ..records import Probe
 from ..registry import Registry
@@ -16,22 +17,37 @@ from .scoring import TargetScore
 
 
 @dataclass(frozen=True)
+class MetricValue:
+    """One metric of one probe: the post-edit value and the unedited model's (None for keep probes,
+    which are compared with the unedited model's own outputs)."""
+
+    post: float
+    pre: float | None = None
+
+
+@dataclass(frozen=True)
 class Metric:
+    """A registered metric: ``compute(probe, post, pre)`` gives its value for one executed probe, or
+    None where it does not apply (no foil, multiple choice, no generation asked)."""
+
     name: str
     description: str
+    compute: Callable[[Probe, "Answers", "Answers"], MetricValue | None]
     higher_is_better: bool = True
 
 
-METRICS: Registry[Metric] = Registry("metric")
-for _m in (
-    Metric("token_acc", "teacher-forced token accuracy (EasyEdit): argmax at each target position equals the gold "
-           "token, averaged; keep probes: post-edit argmax equals the unedited model's argmax"),
-    Metric("prob_cmp", "CounterFact probability comparison: mean per-token log p(answer) > log p(foil) (1/0)"),
-    Metric("gen_match", "greedy generation starts with the answer or an alias (case/article-insensitive); "
-           "keep probes: post-edit greedy tokens equal the unedited model's"),
-    Metric("mc_acc", "multiple-choice accuracy by summed log-likelihood of each choice after the prompt"),
-):
-    METRICS.register(_m.name)(_m)
+METRICS: Registry[Metric] = Registry("metric", entry_points="kedit.metrics")
+
+
+def register_metric(name: str, description: str, higher_is_better: bool = True):
+    """Register ``compute(probe, post, pre) -> MetricValue | None`` as metric ``name``."""
+
+    def deco(compute):
+        METRICS.register(name)(Metric(name, description, compute, higher_is_better))
+        return compute
+
+    return deco
+
 
 PRIMARY = {"commonsense": "mc_acc"}  # every other split: token_acc
 
@@ -74,26 +90,49 @@ def _mc(scores: list[TargetScore], probe: Probe) -> float:
     return float(probe.choices[best] == probe.answers[0])
 
 
-def probe_values(probe: Probe, post: Answers, pre: Answers, generate: bool = True) -> dict[str, dict[str, float | None]]:
-    """{metric: {"pre": value or None, "post": value}} for one executed probe."""
-    out: dict[str, dict[str, float | None]] = {}
+@register_metric("token_acc", "teacher-forced token accuracy (EasyEdit): argmax at each target position equals the "
+                 "gold token, averaged; keep probes: post-edit argmax equals the unedited model's argmax")
+def token_acc(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
     if probe.choices:
-        out["mc_acc"] = {"pre": _mc(pre.choices, probe), "post": _mc(post.choices, probe)}
-        return out
-    keep = probe.expect == "keep"
-    if keep:
+        return None
+    if probe.expect == "keep":
         same = sum(a == b for a, b in zip(post.answer.argmax_ids, pre.answer.argmax_ids))
-        out["token_acc"] = {"pre": None, "post": same / len(pre.answer.argmax_ids)}
-        if generate:
-            out["gen_match"] = {"pre": None, "post": float(post.generated_ids == pre.generated_ids)}
-    else:
-        out["token_acc"] = {"pre": pre.answer.token_accuracy, "post": post.answer.token_accuracy}
-        if generate:
-            out["gen_match"] = {
-                "pre": float(starts_with_answer(pre.generated, probe.answers)),
-                "post": float(starts_with_answer(post.generated, probe.answers)),
-            }
-    if probe.foil:
-        cmp = lambda a: float(a.answer.mean_logprob > a.foil.mean_logprob)  # noqa: E731
-        out["prob_cmp"] = {"pre": cmp(pre), "post": cmp(post)}
+        return MetricValue(same / len(pre.answer.argmax_ids))
+    return MetricValue(post.answer.token_accuracy, pre.answer.token_accuracy)
+
+
+@register_metric("prob_cmp", "CounterFact probability comparison: mean per-token log p(answer) > log p(foil) (1/0)")
+def prob_cmp(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
+    if probe.choices or not probe.foil:
+        return None
+    cmp = lambda a: float(a.answer.mean_logprob > a.foil.mean_logprob)  # noqa: E731
+    return MetricValue(cmp(post), cmp(pre))
+
+
+@register_metric("gen_match", "greedy generation starts with the answer or an alias (case/article-insensitive); "
+                 "keep probes: post-edit greedy tokens equal the unedited model's")
+def gen_match(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
+    if probe.choices or post.generated_ids is None:
+        return None
+    if probe.expect == "keep":
+        return MetricValue(float(post.generated_ids == pre.generated_ids))
+    return MetricValue(float(starts_with_answer(post.generated, probe.answers)),
+                       float(starts_with_answer(pre.generated, probe.answers)))
+
+
+@register_metric("mc_acc", "multiple-choice accuracy by summed log-likelihood of each choice after the prompt")
+def mc_acc(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
+    if not probe.choices:
+        return None
+    return MetricValue(_mc(post.choices, probe), _mc(pre.choices, probe))
+
+
+def probe_values(probe: Probe, post: Answers, pre: Answers) -> dict[str, MetricValue]:
+    """Every registered metric that applies to one executed probe. Greedy-generation metrics apply
+    only where the post-edit answers carry a generation (``keval run --no-generate`` asks none)."""
+    out = {}
+    for name, metric in METRICS.items():
+        v = metric.compute(probe, post, pre)
+        if v is not None:
+            out[name] = v
     return out

@@ -1,29 +1,41 @@
 """Run modes: single (edit, score, restore), batch (N edits at once), sequential (no restore).
 
-Every mode writes one record per (editor, case) through ``sink``; a case whose edit or scoring
-fails is recorded with its error and the run goes on. Post-edit scores are compared with the
-cached unedited-model answers (``Baseline``); nothing about the unedited model is recomputed.
+Every mode writes one ``CaseResult`` per (editor, case) through ``sink``. Errors are of two kinds:
+
+* an error of one case (its prompt lacks the subject, its target is empty, the optimisation
+  diverges, any exception while it is edited or scored) is recorded in that case's result
+  (``CaseResult.error``), the model is restored, and the run goes on; the summary counts these
+  cases as ``n_failed``. After every such failure the weights are checked against a checksum
+  taken before the editor started: an editor that leaves them modified stops the run
+  (``RunError``), since every later figure would be wrong.
+* an error of the run (``RunError``: a missing dependency, hyper-parameters that do not fit the
+  model) stops it at once, the model restored.
+
+Post-edit scores are compared with the cached unedited-model answers (``Baseline``); nothing about
+the unedited model is recomputed.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
 from ..editors.base import EditRequest, EditResult, Editor, timed_edit
-from ..errors import KeditError
+from ..errors import KeditError, RunError
 from ..records import EditCase
 from .asking import ask
 from .baseline import Baseline
-from .metrics import probe_values
+from .metrics import primary_metric, probe_values
+from .results import CaseResult, DecayPoint, ProbeResult
 
 log = logging.getLogger(__name__)
-Sink = Callable[[dict], None]
+Sink = Callable[[CaseResult], None]
+DecaySink = Callable[[DecayPoint], None]
 
 
 @dataclass
@@ -32,39 +44,41 @@ class Context:
     tok: object
     baseline: Baseline
     generate: bool = True
+    progress: bool = True
 
 
 def request_of(case: EditCase) -> EditRequest:
     return EditRequest(case.prompt, case.subject, case.target_new, case.target_true, case.case_id)
 
 
-def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[str] | None = None) -> dict[str, list[dict]]:
-    """Post-edit probe records per case: executed probes scored, the others marked not executed."""
+def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[str] | None = None) -> dict[str, list[ProbeResult]]:
+    """Post-edit probe results per case: executed probes scored, the others marked not executed."""
     todo, keys = [], []
-    records: dict[str, list[dict]] = {c.case_id: [] for c in cases}
+    out: dict[str, list[ProbeResult]] = {c.case_id: [] for c in cases}
     for c in cases:
         for i, p in enumerate(c.probes):
             if splits and p.split not in splits:
                 continue
-            rec = {"index": i, "split": p.split, "expect": p.expect, "executed": ctx.baseline.executed[(c.case_id, i)]}
-            records[c.case_id].append(rec)
-            if rec["executed"]:
+            if ctx.baseline.executed[(c.case_id, i)]:
                 todo.append(p)
-                keys.append((c.case_id, i, rec))
+                keys.append((c.case_id, i))
+            else:
+                out[c.case_id].append(ProbeResult(i, p.split, p.expect, executed=False))
     prompts = [p.prompt for p in todo]
     if wrap is not None:
         prompts = wrap(prompts)
     answers = ask(ctx.model, ctx.tok, todo, prompts, generate=ctx.generate)
-    for (cid, i, rec), probe, post in zip(keys, todo, answers):
-        rec["metrics"] = probe_values(probe, post, ctx.baseline.answers[(cid, i)], ctx.generate)
-        if post.generated is not None:
-            rec["generated"] = post.generated
-    return records
+    for (cid, i), probe, post in zip(keys, todo, answers):
+        metrics = probe_values(probe, post, ctx.baseline.answers[(cid, i)])
+        out[cid].append(ProbeResult(i, probe.split, probe.expect, True, metrics, post.generated))
+    for cid in out:
+        out[cid].sort(key=lambda r: r.index)
+    return out
 
 
 def checksum(model: torch.nn.Module) -> list[float]:
     with torch.no_grad():
-        return [float(p.double().sum()) for p in model.parameters()]
+        return [float(p.sum(dtype=torch.float64)) for p in model.parameters()]
 
 
 def apply_edits(editor: Editor, ctx: Context, requests: Sequence[EditRequest], hp) -> list[EditResult]:
@@ -75,7 +89,7 @@ def apply_edits(editor: Editor, ctx: Context, requests: Sequence[EditRequest], h
     try:
         for r in requests:
             results.append(timed_edit(editor, ctx.model, ctx.tok, [r], hp))
-    except Exception:
+    except BaseException:
         restore_all(results)
         raise
     return results
@@ -95,118 +109,121 @@ def combined_wrap(results: Sequence[EditResult]):
     return wraps[0]
 
 
-def _record(editor: str, mode: str, case: EditCase, results: Sequence[EditResult], n_edits: int, probes=None, error=None, extra=None) -> dict:
-    seconds = sum(r.seconds for r in results)
+def _result(editor: str, mode: str, case: EditCase, results: Sequence[EditResult], shared_by: int,
+            probes: Sequence[ProbeResult] = (), error: str | None = None, **extra) -> CaseResult:
+    """The case's result; ``results``' edit time is divided among the ``shared_by`` cases edited with it."""
     peaks = [r.peak_memory_bytes for r in results if r.peak_memory_bytes is not None]
-    rec = {
-        "editor": editor, "mode": mode, "case_id": case.case_id,
-        "edit_seconds": seconds / max(n_edits, 1) if results else None,
-        "peak_memory_bytes": max(peaks) if peaks else None,
-        "probes": probes or [],
-    }
-    if error:
-        rec["error"] = error
-    rec.update(extra or {})
-    return rec
+    info = {k: v for r in results for k, v in r.info.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    return CaseResult(editor, mode, case.case_id, tuple(probes),
+                      edit_seconds=sum(r.seconds for r in results) / max(shared_by, 1) if results else None,
+                      peak_memory_bytes=max(peaks) if peaks else None, error=error, edit_info=info, **extra)
 
 
 class _Guard:
-    """Checks after a failure that the editor left the model as it found it."""
+    """Classifies a failure: re-raises run errors; checks after a case error that the editor left
+    the model as it found it."""
 
     def __init__(self, ctx: Context, editor: str):
         self.ctx, self.editor = ctx, editor
         self.sums = checksum(ctx.model)
 
-    def after_failure(self) -> None:
-        if checksum(self.ctx.model) != self.sums:
-            raise KeditError(f"editor '{self.editor}' failed and left the model modified; its remaining cases are skipped")
+    def case_failed(self, e: BaseException, case_ids: Sequence[str], expected: list[float] | None = None) -> str:
+        """``expected``: the checksum the model must have now (default: the unedited one)."""
+        if isinstance(e, RunError) or not isinstance(e, Exception):
+            raise e
+        log.warning("%s: case %s failed: %s: %s", self.editor, ", ".join(case_ids[:3]), type(e).__name__, e)
+        if checksum(self.ctx.model) != (self.sums if expected is None else expected):
+            raise RunError(f"editor '{self.editor}' failed on case {case_ids[0]} and left the model modified; "
+                           "the run stops (every later figure would be wrong)") from e
+        return error_text(e)
 
 
-def _error_text(e: BaseException) -> str:
+def error_text(e: BaseException) -> str:
+    """The error as recorded in a failed case: type, message and the last three frames."""
     return f"{type(e).__name__}: {e}\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
 
 
 def run_single(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink) -> None:
     guard = _Guard(ctx, editor.name)
-    for case in tqdm(cases, desc=f"{editor.name} single", unit="edit"):
+    for case in tqdm(cases, desc=f"{editor.name} single", unit="edit", disable=not ctx.progress):
         results: list[EditResult] = []
-        editor_failed = False
         try:
             results = apply_edits(editor, ctx, [request_of(case)], hp)
             probes = score_cases(ctx, [case], combined_wrap(results))[case.case_id]
-            rec = _record(editor.name, "single", case, results, 1, probes, extra=_info(results))
-        except KeditError:
-            raise
-        except Exception as e:  # a failing case is recorded; the run goes on
-            rec = _record(editor.name, "single", case, results, 1, error=_error_text(e))
-            editor_failed = not results
-        finally:
+            rec = _result(editor.name, "single", case, results, 1, probes)
+        except BaseException as e:
+            restore_all(results)
+            rec = _result(editor.name, "single", case, results, 1, error=guard.case_failed(e, [case.case_id]))
+        else:
             restore_all(results)
         sink(rec)
-        if editor_failed:
-            guard.after_failure()
 
 
 def run_batch(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, batch_size: int) -> None:
+    """A batch that fails is recorded failed for each of its cases (its edits cannot be told apart)."""
     guard = _Guard(ctx, editor.name)
     chunks = [cases[i:i + batch_size] for i in range(0, len(cases), batch_size)]
-    for b, chunk in enumerate(tqdm(chunks, desc=f"{editor.name} batch of {batch_size}", unit="batch")):
+    for b, chunk in enumerate(tqdm(chunks, desc=f"{editor.name} batch of {batch_size}", unit="batch", disable=not ctx.progress)):
         results: list[EditResult] = []
         extra = {"batch": b, "batch_size": len(chunk)}
         try:
             results = apply_edits(editor, ctx, [request_of(c) for c in chunk], hp)
             per_case = score_cases(ctx, chunk, combined_wrap(results))
-            for c in chunk:
-                sink(_record(editor.name, "batch", c, results, len(chunk), per_case[c.case_id], extra=extra))
-        except KeditError:
-            raise
-        except Exception as e:
-            for c in chunk:
-                sink(_record(editor.name, "batch", c, results, len(chunk), error=_error_text(e), extra=extra))
+            recs = [_result(editor.name, "batch", c, results, len(chunk), per_case[c.case_id], **extra) for c in chunk]
+        except BaseException as e:
             restore_all(results)
-            guard.after_failure()
-            continue
-        restore_all(results)
+            err = guard.case_failed(e, [c.case_id for c in chunk])
+            recs = [_result(editor.name, "batch", c, results, len(chunk), error=err, **extra) for c in chunk]
+        else:
+            restore_all(results)
+        for rec in recs:
+            sink(rec)
 
 
 DECAY_SPLITS = {"reliability", "generalization", "locality"}
 
 
-def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, every: int, decay_sink: Sink) -> None:
+def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, every: int,
+                   decay_sink: DecaySink) -> None:
     """Edits accumulate without rollback. After every ``every`` edits the edits so far and their
     locality probes are scored (the decay curve). In-context editors are re-edited with all requests
-    so far (their state is the prompt). The final state is scored on every split, then undone."""
+    so far (their state is the prompt). A case whose edit fails is recorded failed and left out of
+    the sequence. The final state is scored on every split, then undone."""
+    guard = _Guard(ctx, editor.name)
     results: list[EditResult] = []
-    times: list[float] = []
+    applied: list[EditCase] = []
+    times: dict[str, float] = {}
+    failed: dict[str, str] = {}
     try:
-        for n, case in enumerate(tqdm(cases, desc=f"{editor.name} sequential", unit="edit"), 1):
-            if editor.in_context:
-                results = [timed_edit(editor, ctx.model, ctx.tok, [request_of(c) for c in cases[:n]], hp)]
-            else:
-                results += apply_edits(editor, ctx, [request_of(case)], hp)
-            times.append(results[-1].seconds)
-            if n % every == 0 or n == len(cases):
-                per_case = score_cases(ctx, cases[:n], combined_wrap(results), DECAY_SPLITS)
+        for n, case in enumerate(tqdm(cases, desc=f"{editor.name} sequential", unit="edit", disable=not ctx.progress), 1):
+            before = None if editor.in_context else checksum(ctx.model)  # the state a failed edit must leave
+            try:
+                if editor.in_context:
+                    new = [timed_edit(editor, ctx.model, ctx.tok, [request_of(c) for c in applied + [case]], hp)]
+                else:
+                    new = apply_edits(editor, ctx, [request_of(case)], hp)
+            except BaseException as e:
+                failed[case.case_id] = guard.case_failed(e, [case.case_id], before)
+                new = None
+            if new is not None:
+                results = new if editor.in_context else results + new
+                applied.append(case)
+                times[case.case_id] = new[-1].seconds
+            if applied and (n % every == 0 or n == len(cases)):
+                per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS)
                 for split in sorted(DECAY_SPLITS):
-                    vals = [r["metrics"]["token_acc"]["post"] for recs in per_case.values() for r in recs
-                            if r["split"] == split and r["executed"]]
+                    metric = primary_metric(split)
+                    vals = [p.metrics[metric].post for recs in per_case.values() for p in recs
+                            if p.split == split and p.executed and metric in p.metrics]
                     if vals:
-                        decay_sink({"editor": editor.name, "n_edits": n, "split": split, "metric": "token_acc",
-                                    "value": sum(vals) / len(vals), "n": len(vals)})
-        final = score_cases(ctx, cases, combined_wrap(results))
-        for case, t in zip(cases, times):
-            rec = _record(editor.name, "sequential", case, [], 1, final[case.case_id], extra={"n_edits": len(cases)})
-            rec["edit_seconds"] = t
-            rec["peak_memory_bytes"] = max((r.peak_memory_bytes or 0) for r in results) or None
-            sink(rec)
+                        decay_sink(DecayPoint(editor.name, len(applied), split, metric, sum(vals) / len(vals), len(vals)))
+        final = score_cases(ctx, applied, combined_wrap(results)) if applied else {}
+        peak = max((r.peak_memory_bytes or 0) for r in results) if results else 0
+        for case in cases:
+            if case.case_id in failed:
+                sink(_result(editor.name, "sequential", case, [], 1, error=failed[case.case_id], n_edits=len(applied)))
+            else:
+                rec = _result(editor.name, "sequential", case, [], 1, final[case.case_id], n_edits=len(applied))
+                sink(replace(rec, edit_seconds=times[case.case_id], peak_memory_bytes=peak or None))
     finally:
         restore_all(results)
-
-
-def _info(results: Sequence[EditResult]) -> dict:
-    info = {}
-    for r in results:
-        for k, v in r.info.items():
-            if isinstance(v, (int, float, str, bool)) or v is None:
-                info.setdefault("edit_info", {})[k] = v
-    return info

@@ -14,15 +14,16 @@ from ..records import SPLITS  # noqa: E402
 from .metrics import primary_metric  # noqa: E402
 
 
-def bars(rows: list[dict], out: Path) -> list[Path]:
+def bars(rows: list, out: Path) -> list[Path]:
+    """``rows``: the run's ``report.SummaryRow``s."""
     written = []
-    for mode in sorted({r["mode"] for r in rows}):
-        editors = sorted({r["editor"] for r in rows if r["mode"] == mode and r["split"] in SPLITS})
-        splits = [s for s in SPLITS if any(r["split"] == s and r["mode"] == mode for r in rows)]
+    for mode in sorted({r.mode for r in rows}):
+        editors = sorted({r.editor for r in rows if r.mode == mode and r.split in SPLITS})
+        splits = [s for s in SPLITS if any(r.split == s and r.mode == mode for r in rows)]
         if not editors or not splits:
             continue
-        val = {(r["editor"], r["split"]): r["value"] for r in rows
-               if r["mode"] == mode and r["split"] in SPLITS and r["metric"] == primary_metric(r["split"])}
+        val = {(r.editor, r.split): r.value for r in rows
+               if r.mode == mode and r.split in SPLITS and r.metric == primary_metric(r.split)}
         fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(splits), 4))
         w = 0.8 / len(editors)
         for i, ed in enumerate(editors):

@@ -8,15 +8,16 @@ is the post-edit mean over executed probes; the unedited model's value is the sa
 from __future__ import annotations
 
 import csv
-import json
 import statistics
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ..errors import KeditError
+from ..errors import KeditError, UnknownNameError
 from ..records import SPLITS
 from .metrics import METRICS, primary_metric
+from .results import CaseResult
 
 COLUMNS = ["editor", "mode", "split", "metric", "value", "n_executed", "n_not_executed"]
 # ranking keys: every split, plus groups that average their splits
@@ -26,52 +27,57 @@ RANK_GROUPS = {
 }
 
 
-def read_records(path: Path) -> list[dict]:
-    """Records of cases.jsonl, the last one per (editor, mode, case) winning (a resumed run re-did it)."""
-    if not path.is_file():
-        return []
-    last: dict[tuple, dict] = {}
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by an interrupted run
-                last[(r["editor"], r["mode"], r["case_id"])] = r
-    return list(last.values())
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of ``summary.csv``: a metric of one split (or an efficiency figure) for an editor and mode."""
+
+    editor: str
+    mode: str
+    split: str
+    metric: str
+    value: float
+    n_executed: int
+    n_not_executed: int = 0
 
 
-def summarize(records: Iterable[dict], precompute: Mapping[str, float] | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class Ranked:
+    editor: str
+    mode: str
+    score: float
+    parts: Mapping[str, float]
+
+
+def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | None = None) -> list[SummaryRow]:
     vals: dict[tuple, list[float]] = defaultdict(list)
     not_exec: dict[tuple, int] = defaultdict(int)
     eff: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     errors: dict[tuple, int] = defaultdict(int)
-    for r in records:
-        em = (r["editor"], r["mode"])
-        if r.get("error"):
+    for r in results:
+        em = (r.editor, r.mode)
+        if r.failed:
             errors[em] += 1
             continue
-        if r.get("edit_seconds") is not None:
-            eff[em]["seconds_per_edit"].append(r["edit_seconds"])
-        if r.get("peak_memory_bytes"):
-            eff[em]["peak_memory_mb"].append(r["peak_memory_bytes"] / 2**20)
-        for p in r["probes"]:
-            if not p["executed"]:
-                not_exec[em + (p["split"],)] += 1
+        if r.edit_seconds is not None:
+            eff[em]["seconds_per_edit"].append(r.edit_seconds)
+        if r.peak_memory_bytes:
+            eff[em]["peak_memory_mb"].append(r.peak_memory_bytes / 2**20)
+        for p in r.probes:
+            if not p.executed:
+                not_exec[em + (p.split,)] += 1
                 continue
-            for m, v in p.get("metrics", {}).items():
-                vals[em + (p["split"], m)].append(v["post"])
-                if v.get("pre") is not None:
-                    vals[em + (p["split"], m + ".pre")].append(v["pre"])
+            for m, v in p.metrics.items():
+                vals[em + (p.split, m)].append(v.post)
+                if v.pre is not None:
+                    vals[em + (p.split, m + ".pre")].append(v.pre)
     for (ed, mode, split), n in not_exec.items():  # a split none of whose probes ran still shows its count
         if not any(k[:3] == (ed, mode, split) for k in vals):
             vals[(ed, mode, split, primary_metric(split))] = []
     rows = []
     order = {s: i for i, s in enumerate(SPLITS)}
     for (ed, mode, split, metric), v in sorted(vals.items(), key=lambda kv: (kv[0][0], kv[0][1], order[kv[0][2]], kv[0][3])):
-        rows.append({"editor": ed, "mode": mode, "split": split, "metric": metric, "value": sum(v) / len(v) if v else float("nan"),
-                     "n_executed": len(v), "n_not_executed": not_exec[(ed, mode, split)]})
+        rows.append(SummaryRow(ed, mode, split, metric, sum(v) / len(v) if v else float("nan"), len(v),
+                               not_exec[(ed, mode, split)]))
     for (ed, mode), d in sorted(eff.items()):
         if d["seconds_per_edit"]:
             rows.append(_eff(ed, mode, "seconds_per_edit", statistics.median(d["seconds_per_edit"]), len(d["seconds_per_edit"])))
@@ -81,26 +87,23 @@ def summarize(records: Iterable[dict], precompute: Mapping[str, float] | None = 
         for mode in sorted({m for e, m in eff if e == ed}):
             rows.append(_eff(ed, mode, "precompute_seconds", secs, 1))
     for (ed, mode), n in sorted(errors.items()):
-        rows.append(_eff(ed, mode, "failed_cases", n, n))
+        rows.append(_eff(ed, mode, "n_failed", n, n))
     return rows
 
 
-def _eff(ed, mode, metric, value, n):
-    return {"editor": ed, "mode": mode, "split": "efficiency", "metric": metric, "value": value, "n_executed": n, "n_not_executed": 0}
+def _eff(ed, mode, metric, value, n) -> SummaryRow:
+    return SummaryRow(ed, mode, "efficiency", metric, value, n, 0)
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
-    with path.open("w", newline="") as fh:
+def write_csv(rows: list[SummaryRow], path: Path) -> None:
+    from ..atomic import atomic_open
+
+    with atomic_open(path, newline="") as fh:
         w = csv.DictWriter(fh, COLUMNS)
         w.writeheader()
         for r in rows:
-            w.writerow({**r, "value": f"{r['value']:.4f}" if isinstance(r["value"], float) else r["value"]})
-
-
-def read_csv(path: Path) -> list[dict]:
-    with path.open() as fh:
-        return [{**r, "value": float(r["value"]), "n_executed": int(r["n_executed"]), "n_not_executed": int(r["n_not_executed"])}
-                for r in csv.DictReader(fh)]
+            d = asdict(r)
+            w.writerow({**d, "value": f"{r.value:.4f}" if isinstance(r.value, float) else r.value})
 
 
 def parse_weights(text: str | None) -> dict[str, float]:
@@ -111,12 +114,10 @@ def parse_weights(text: str | None) -> dict[str, float]:
     for item in text.split(","):
         k, sep, v = item.partition("=")
         k = k.strip()
-        if not sep or k not in keys:
-            import difflib
-
-            close = difflib.get_close_matches(k, keys, n=1)
-            raise KeditError(f"bad weight '{item}': write KEY=NUMBER with KEY one of {', '.join(keys)}"
-                             + (f"; did you mean '{close[0]}'?" if close else ""))
+        if k not in keys:
+            raise UnknownNameError("ranking weight key", k, keys, "Write KEY=NUMBER, e.g. portability=2,locality=1.")
+        if not sep:
+            raise KeditError(f"bad weight '{item}': write KEY=NUMBER, e.g. {k}=1")
         try:
             out[k] = float(v)
         except ValueError:
@@ -124,10 +125,10 @@ def parse_weights(text: str | None) -> dict[str, float]:
     return out
 
 
-def ranking(rows: list[dict], weights: Mapping[str, float]) -> list[dict]:
+def ranking(rows: list[SummaryRow], weights: Mapping[str, float]) -> list[Ranked]:
     """Weighted mean of each (editor, mode)'s primary post-edit metric per split or split group."""
-    prim = {(r["editor"], r["mode"], r["split"]): r["value"] for r in rows
-            if r["split"] in SPLITS and r["metric"] == primary_metric(r["split"]) and r["n_executed"]}
+    prim = {(r.editor, r.mode, r.split): r.value for r in rows
+            if r.split in SPLITS and r.metric == primary_metric(r.split) and r.n_executed}
     out = []
     for ed, mode in sorted({(e, m) for e, m, _ in prim}):
         parts, total, wsum = {}, 0.0, 0.0
@@ -138,43 +139,44 @@ def ranking(rows: list[dict], weights: Mapping[str, float]) -> list[dict]:
                 parts[key] = sum(got) / len(got)
                 total += w * parts[key]
                 wsum += w
-        out.append({"editor": ed, "mode": mode, "score": total / wsum if wsum else float("nan"), "parts": parts})
-    return sorted(out, key=lambda r: -r["score"])
+        out.append(Ranked(ed, mode, total / wsum if wsum else float("nan"), parts))
+    return sorted(out, key=lambda r: -r.score)
 
 
-def markdown(rows: list[dict], ranked: list[dict], weights: Mapping[str, float]) -> str:
+def markdown(rows: list[SummaryRow], ranked: list[Ranked], weights: Mapping[str, float]) -> str:
     lines = []
-    metrics = [m for m in METRICS.names() if any(r["metric"] == m for r in rows)]
-    for mode in sorted({r["mode"] for r in rows}):
+    metrics = [m for m in METRICS.names() if any(r.metric == m for r in rows)]
+    for mode in sorted({r.mode for r in rows}):
         lines.append(f"### mode: {mode}\n")
         lines.append("| editor | split | " + " | ".join(f"{m} post (pre)" for m in metrics) + " | executed | not executed |")
         lines.append("|---|---|" + "---|" * (len(metrics) + 2))
-        by = {(r["editor"], r["split"], r["metric"]): r for r in rows if r["mode"] == mode}
-        for ed in sorted({r["editor"] for r in rows if r["mode"] == mode}):
+        by = {(r.editor, r.split, r.metric): r for r in rows if r.mode == mode}
+        for ed in sorted({r.editor for r in rows if r.mode == mode}):
             for split in SPLITS:
                 cells, n_exec, n_not = [], 0, 0
                 for m in metrics:
                     r = by.get((ed, split, m))
                     pre = by.get((ed, split, m + ".pre"))
                     if r:
-                        n_exec, n_not = max(n_exec, r["n_executed"]), r["n_not_executed"]
-                    if r is not None and not r["n_executed"]:
+                        n_exec, n_not = max(n_exec, r.n_executed), r.n_not_executed
+                    if r is not None and not r.n_executed:
                         cells.append("not executed")
                     else:
-                        cells.append("" if r is None else f"{r['value']:.3f}" + (f" ({pre['value']:.3f})" if pre else ""))
+                        cells.append("" if r is None else f"{r.value:.3f}" + (f" ({pre.value:.3f})" if pre else ""))
                 if any(cells):
                     lines.append(f"| {ed} | {split} | " + " | ".join(cells) + f" | {n_exec} | {n_not} |")
-            eff = [r for r in rows if r["mode"] == mode and r["editor"] == ed and r["split"] == "efficiency"]
+            eff = [r for r in rows if r.mode == mode and r.editor == ed and r.split == "efficiency"]
             if eff:
-                lines.append(f"| {ed} | efficiency | " + "; ".join(f"{r['metric']} {r['value']:.3g}" for r in eff) + " |" + " |" * (len(metrics) + 1))
+                lines.append(f"| {ed} | efficiency | " + "; ".join(f"{r.metric} {r.value:.3g}" for r in eff) + " |" + " |" * (len(metrics) + 1))
         lines.append("")
     lines.append("### ranking\n")
     lines.append("weights: " + ", ".join(f"{k}={v:g}" for k, v in weights.items()) + "\n")
     lines.append("| rank | editor | mode | score | " + " | ".join(weights) + " |")
     lines.append("|---|---|---|---|" + "---|" * len(weights))
     for i, r in enumerate(ranked, 1):
-        lines.append(f"| {i} | {r['editor']} | {r['mode']} | {r['score']:.3f} | "
-                     + " | ".join(f"{r['parts'][k]:.3f}" if k in r["parts"] else "" for k in weights) + " |")
+        lines.append(f"| {i} | {r.editor} | {r.mode} | {r.score:.3f} | "
+                     + " | ".join(f"{r.parts[k]:.3f}" if k in r.parts else "" for k in weights) + " |")
     lines.append("\nMetrics: " + "; ".join(f"**{m}**: {METRICS.get(m).description}" for m in metrics)
-                 + ". Not executed: probes whose conditions the unedited model fails.")
+                 + ". Not executed: probes whose conditions the unedited model fails. n_failed: cases whose edit or "
+                 "scoring raised an error (recorded with the error in cases.jsonl; the run went on).")
     return "\n".join(lines) + "\n"

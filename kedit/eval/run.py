@@ -1,9 +1,11 @@
-"""A keval run: load the benchmark and model, compute the unedited baseline once, run each editor in
-the chosen mode, write the run folder, and resume an interrupted run from that folder.
+"""A keval run: ``evaluate`` runs editors on cases with a model already loaded (the Python API);
+``run`` is ``keval run``: it checks the settings, reads the benchmark, loads the model and calls
+``evaluate`` with a run folder.
 
-Run folder: ``config.json`` (resolved config and hyper-parameters), ``cases.jsonl`` (one record per
-editor and case, pre and post values of every probe), ``decay.csv`` (sequential), ``summary.csv``,
-``summary.md``, ``ranking.json`` and PNG plots.
+Run folder: ``config.json`` (resolved config and hyper-parameters, schema ``kedit.run/1``),
+``cases.jsonl`` (one ``CaseResult`` per editor and case), ``decay.csv`` (sequential),
+``summary.csv``, ``summary.md``, ``ranking.json`` and PNG plots. An interrupted run resumes from
+its folder; a second run on a folder in use fails at once (``.lock`` holds the owner's PID).
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import torch
 
 from .. import __version__
+from ..atomic import FolderLock, atomic_write, atomic_write_json
 from ..editors import EDITORS, load_hparams
-from ..errors import KeditError
-from ..records import read_cases
+from ..errors import KeditError, UnknownNameError
+from ..records import EditCase, read_cases
 from ..records.jsonl import JsonlAppender, drop_partial_line
 from . import report
 from .baseline import compute_baseline
 from .modes import Context, run_batch, run_sequential, run_single
+from .results import DECAY_COLUMNS, RUN_SCHEMA, CaseResult, DecayPoint, check_run_schema, read_results
 
 log = logging.getLogger(__name__)
 MODES = ("single", "batch", "sequential")
@@ -51,127 +56,264 @@ class RunConfig:
     seed: int = 0
 
 
-def _check(cfg: RunConfig) -> None:
-    if cfg.mode not in MODES:
-        import difflib
+@dataclass
+class Report:
+    """What ``evaluate`` returns: every case result, the summary rows, the ranking, the config."""
 
-        close = difflib.get_close_matches(cfg.mode, MODES, n=1)
-        raise KeditError(f"unknown mode '{cfg.mode}'" + (f"; did you mean '{close[0]}'?" if close else "") + f" Modes: {', '.join(MODES)}.")
-    for name in cfg.editors:  # unknown editors and hyper-parameters fail before any model is loaded
-        load_hparams(EDITORS.get(name).hparams_cls, name, None, cfg.hparams.get(name))
-    for name in cfg.hparams:
-        if name not in cfg.editors:
-            raise KeditError(f"--hparam names editor '{name}', which is not in --editors {','.join(cfg.editors)}")
-    report.parse_weights(cfg.weights)
+    results: list[CaseResult]
+    rows: list[report.SummaryRow]
+    ranking: list[report.Ranked]
+    weights: dict[str, float]
+    config: dict[str, Any]
+    out: Path | None = None
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [r for r in self.results if r.failed]
+
+    def markdown(self) -> str:
+        return report.markdown(self.rows, self.ranking, self.weights)
+
+    def to_pandas(self):
+        """The long-form summary (``summary.csv``'s columns) as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([dataclasses.asdict(r) for r in self.rows], columns=report.COLUMNS)
+
+    def probes_to_pandas(self):
+        """One row per (editor, mode, case, probe, metric): post and pre values, executed, error."""
+        import pandas as pd
+
+        rows = []
+        for r in self.results:
+            if r.failed:
+                rows.append({"editor": r.editor, "mode": r.mode, "case_id": r.case_id, "error": r.error})
+            for p in r.probes:
+                base = {"editor": r.editor, "mode": r.mode, "case_id": r.case_id, "probe": p.index, "split": p.split,
+                        "expect": p.expect, "executed": p.executed}
+                if not p.executed:
+                    rows.append(base)
+                for m, v in p.metrics.items():
+                    rows.append({**base, "metric": m, "post": v.post, "pre": v.pre})
+        return pd.DataFrame(rows)
+
+
+def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapping[str, Any]] | None,
+                   weights: str | None, batch_size: int = 10, every: int = 0) -> None:
+    """Everything that can be checked before a model is loaded or a file is written."""
+    if mode not in MODES:
+        raise UnknownNameError("mode", mode, MODES)
+    if not editors:
+        raise KeditError("no editors given; name at least one, e.g. --editors rome")
+    if batch_size < 1:
+        raise KeditError(f"--batch-size must be at least 1, got {batch_size}")
+    if every < 0:
+        raise KeditError(f"--every must be 0 (about ten points) or more, got {every}")
+    for name in editors:  # unknown editors and hyper-parameters fail before any model is loaded
+        load_hparams(EDITORS.get(name).hparams_cls, name, None, (hparams or {}).get(name))
+    for name in hparams or {}:
+        if name not in editors:
+            raise KeditError(f"--hparam names editor '{name}', which is not in --editors {','.join(editors)}")
+    report.parse_weights(weights)
 
 
 # fields that must match for a folder to be resumed
 _RESUME_KEYS = ("model", "bench_sha256", "mode", "limit", "batch_size", "every", "hparams", "generate")
 
 
-def _file_sha(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def cases_sha256(cases: Sequence[EditCase]) -> str:
+    """A digest of the cases themselves (whatever file or folder they came from)."""
+    h = hashlib.sha256()
+    for c in cases:
+        h.update(json.dumps(c.to_dict(), sort_keys=True, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
 
 
-def run(cfg: RunConfig) -> Path:
-    _check(cfg)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Sequence[str], mode: str = "single", *,
+             hparams: Mapping[str, Mapping[str, Any]] | None = None, batch_size: int = 10, every: int = 0,
+             generate: bool = True, weights: str | None = None, out: str | Path | None = None,
+             fingerprint: str | None = None, progress: bool = True, config: Mapping[str, Any] | None = None) -> Report:
+    """Run each editor on ``cases`` in ``mode`` and score every probe against the unedited model.
+
+    ``hparams``: per-editor overrides ({"rome": {"layer": 5}}); ``out``: a run folder to write (and
+    to resume from); ``fingerprint``: identifies the weights for the unedited-answers cache
+    (default: the one ``load_model`` recorded, else a digest of the weights). A case that fails is
+    recorded failed and the run goes on (``Report.failed``); a ``RunError`` stops the run.
+    """
+    check_settings(editors, mode, hparams, weights, batch_size, every)
+    if not cases:
+        raise KeditError("no cases to run")
+    if fingerprint is None:
+        from ..models.loading import fingerprint_of
+
+        fingerprint = fingerprint_of(model)
+    resolved: dict[str, Any] = {
+        "schema": RUN_SCHEMA, "kedit": __version__, "editors": list(editors), "mode": mode, "batch_size": batch_size,
+        "every": every, "hparams": {k: dict(v) for k, v in (hparams or {}).items()}, "generate": generate,
+        "weights": weights, "n_cases": len(cases), "bench_sha256": cases_sha256(cases), **(config or {}),
+        "model_fingerprint": fingerprint, "torch": torch.__version__, "python": platform.python_version(),
+    }
+    import transformers
+
+    device = next(model.parameters()).device
+    resolved["transformers"] = transformers.__version__
+    resolved["machine"] = (f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} threads, "
+                           + (torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"))
+    run_dir = Path(out) if out is not None else None
+    lock = FolderLock(run_dir).acquire() if run_dir is not None else None
+    try:
+        return _evaluate(model, tok, list(cases), resolved, run_dir, progress)
+    finally:
+        if lock:
+            lock.release()
+
+
+def _evaluate(model, tok, cases: list[EditCase], resolved: dict[str, Any], out: Path | None, progress: bool) -> Report:
+    mode, editors = resolved["mode"], resolved["editors"]
+    results: list[CaseResult] = []
+    decay: list[DecayPoint] = []
+    done: set[tuple[str, str, str]] = set()
+    cfg_path = out / "config.json" if out else None
+    if cfg_path is not None and cfg_path.is_file():
+        old = json.loads(cfg_path.read_text())
+        check_run_schema(old, out)
+        diff = [k for k in _RESUME_KEYS if old.get(k) != resolved.get(k)]
+        if diff:
+            raise KeditError(f"{out} holds a run with other settings ({', '.join(diff)} differ); "
+                             "pass the same arguments to resume it or choose another --out")
+        for k in ("editor_hparams", "precompute_seconds", "precompute"):
+            resolved[k] = old.get(k, {})
+        prior = read_results(out / "cases.jsonl", old.get("kedit"))
+        done = {r.key for r in prior if not r.failed}
+        log.warning("resuming the run in %s (%d case results already done)", out, len(done))
+    base = compute_baseline(model, tok, cases, resolved["model_fingerprint"])
+    resolved["baseline"] = {"cache_hit": base.cache_hit, "seconds": base.seconds}
+    ctx = Context(model, tok, base, resolved["generate"], progress)
+    for k in ("editor_hparams", "precompute_seconds", "precompute"):
+        resolved.setdefault(k, {})
+
+    def write_config() -> None:
+        if cfg_path is not None:
+            atomic_write_json(cfg_path, resolved, default=str)
+
+    write_config()
+    with _Sinks(out, results, decay) as sinks:
+        for name in editors:
+            todo = [c for c in cases if (name, mode, c.case_id) not in done]
+            if not todo:
+                log.warning("%s: all %d cases already done in %s", name, len(cases), out)
+                continue
+            editor = EDITORS.get(name)()
+            hp = load_hparams(editor.hparams_cls, name, model, resolved["hparams"].get(name))
+            resolved["editor_hparams"][name] = dataclasses.asdict(hp)
+            t0 = time.perf_counter()
+            prep = editor.prepare(model, tok, hp) or {}
+            resolved["precompute_seconds"][name] = time.perf_counter() - t0
+            resolved["precompute"][name] = {k: v for k, v in prep.items() if isinstance(v, (int, float, str, bool))}
+            write_config()
+            if mode == "single":
+                run_single(editor, hp, ctx, todo, sinks.case)
+            elif mode == "batch":
+                run_batch(editor, hp, ctx, todo, sinks.case, resolved["batch_size"])
+            else:  # a sequence cannot resume half-way: it is run whole
+                every = resolved["every"] or max(1, len(cases) // 10)
+                run_sequential(editor, hp, ctx, cases, sinks.case, every, sinks.decay)
+    if out is not None:
+        write_outputs(out, resolved.get("weights"))
+        return load_report(out, resolved.get("weights"))
+    return _report(results, resolved, resolved.get("weights"), None)
+
+
+class _Sinks:
+    """Where case results and decay points go: memory, and the run folder's files when there is one
+    (each record appended and flushed as it is made, so a killed run keeps what it finished)."""
+
+    def __init__(self, out: Path | None, results: list[CaseResult], decay: list[DecayPoint]):
+        self.out, self.results, self.decay_points = out, results, decay
+        self._cases: JsonlAppender | None = None
+        self._decay_fh = None
+
+    def __enter__(self) -> "_Sinks":
+        if self.out is not None:
+            drop_partial_line(self.out / "cases.jsonl")
+            self._cases = JsonlAppender(self.out / "cases.jsonl")
+            self._decay_fh = (self.out / "decay.csv").open("a", newline="")
+            self._dw = csv.DictWriter(self._decay_fh, DECAY_COLUMNS)
+            if self._decay_fh.tell() == 0:
+                self._dw.writeheader()
+        return self
+
+    def case(self, r: CaseResult) -> None:
+        self.results.append(r)
+        if self._cases is not None:
+            self._cases.write(r.to_dict())
+
+    def decay(self, p: DecayPoint) -> None:
+        self.decay_points.append(p)
+        if self._decay_fh is not None:
+            self._dw.writerow(dataclasses.asdict(p))
+            self._decay_fh.flush()
+
+    def __exit__(self, *exc) -> None:
+        if self._cases is not None:
+            self._cases.close()
+            self._decay_fh.close()
+
+
+def _report(results: list[CaseResult], conf: dict[str, Any], weights: str | None, out: Path | None) -> Report:
+    rows = report.summarize(results, conf.get("precompute_seconds"))
+    w = report.parse_weights(weights)
+    return Report(results, rows, report.ranking(rows, w), w, conf, out)
+
+
+def load_report(out: str | Path, weights: str | None = None) -> Report:
+    """The report of a run folder (finished or interrupted), with other ranking weights if given."""
+    out = Path(out)
+    cfg_path = out / "config.json"
+    if not cfg_path.is_file():
+        raise KeditError(f"{out} is not a keval run folder (no config.json)")
+    conf = json.loads(cfg_path.read_text())
+    check_run_schema(conf, out)
+    results = read_results(out / "cases.jsonl", conf.get("kedit"))
+    return _report(results, conf, weights if weights is not None else conf.get("weights"), out)
+
+
+def write_outputs(out: Path, weights: str | None = None) -> str:
+    """Write ``summary.csv``, ``ranking.json``, ``summary.md`` and the plots of a run folder; returns the Markdown."""
+    rep = load_report(out, weights)
+    conf = rep.config
+    report.write_csv(rep.rows, out / "summary.csv")
+    atomic_write_json(out / "ranking.json", {"weights": rep.weights, "ranking": [dataclasses.asdict(r) for r in rep.ranking]})
+    md = f"# keval run: {conf['model']} on {Path(conf['bench']).name} ({conf['n_cases']} cases)\n\n" if "bench" in conf else \
+        f"# keval run ({conf['n_cases']} cases)\n\n"
+    md += rep.markdown()
+    atomic_write(out / "summary.md", md)
+    from . import plots  # matplotlib: imported only when plots are drawn
+
+    plots.bars(rep.rows, out)
+    plots.decay(out / "decay.csv", out)
+    return md
+
+
+def run(cfg: RunConfig) -> Report:
+    """``keval run``: everything is checked before the model loads, and the run folder is created
+    only once the settings and the benchmark are valid."""
+    check_settings(cfg.editors, cfg.mode, cfg.hparams, cfg.weights, cfg.batch_size, cfg.every)
+    if cfg.limit is not None and cfg.limit < 1:
+        raise KeditError(f"--limit must be at least 1, got {cfg.limit}")
     torch.manual_seed(cfg.seed)
     cases = read_cases(cfg.bench, cfg.fmt)
     if cfg.limit:
         cases = cases[: cfg.limit]
     if not cases:
         raise KeditError(f"{cfg.bench}: no cases to run")
-    resolved = {**dataclasses.asdict(cfg), "bench_sha256": _file_sha(cfg.bench), "n_cases": len(cases)}
-    cfg_path = out / "config.json"
-    if cfg_path.is_file():
-        old = json.loads(cfg_path.read_text())
-        diff = [k for k in _RESUME_KEYS if old.get(k) != resolved.get(k)]
-        if diff:
-            raise KeditError(f"{out} holds a run with other settings ({', '.join(diff)} differ); "
-                             "pass the same arguments to resume it or choose another --out")
-        resolved["editor_hparams"] = old.get("editor_hparams", {})
-        resolved["precompute_seconds"] = old.get("precompute_seconds", {})
-        log.warning("resuming the run in %s", out)
-    lm_t0 = time.perf_counter()
+    t0 = time.perf_counter()
     from ..models import load_model
 
     lm = load_model(cfg.model, device=cfg.device)
-    resolved.update({
-        "model_fingerprint": lm.fingerprint, "model_load_seconds": time.perf_counter() - lm_t0,
-        "kedit": __version__, "torch": torch.__version__, "python": platform.python_version(),
-        "machine": f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} threads, "
-                   + (torch.cuda.get_device_name() if cfg.device.startswith("cuda") else "cpu"),
-    })
-    import transformers
-
-    resolved["transformers"] = transformers.__version__
-    base = compute_baseline(lm.model, lm.tokenizer, cases, lm.fingerprint)
-    resolved["baseline"] = {"cache_hit": base.cache_hit, "seconds": base.seconds}
-    ctx = Context(lm.model, lm.tokenizer, base, cfg.generate)
-    records_path = out / "cases.jsonl"
-    drop_partial_line(records_path)
-    done = {(r["editor"], r["mode"], r["case_id"]) for r in report.read_records(records_path) if not r.get("error")}
-    resolved.setdefault("editor_hparams", {})
-    resolved.setdefault("precompute_seconds", {})
-
-    def write_config():
-        tmp = cfg_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(resolved, indent=2, default=str))
-        tmp.replace(cfg_path)
-
-    write_config()
-    with JsonlAppender(records_path) as appender, (out / "decay.csv").open("a", newline="") as dfh:
-        sink = appender.write
-
-        dw = csv.DictWriter(dfh, ["editor", "n_edits", "split", "metric", "value", "n"])
-        if dfh.tell() == 0:
-            dw.writeheader()
-
-        def decay_sink(row: dict) -> None:
-            dw.writerow(row)
-            dfh.flush()
-
-        for name in cfg.editors:
-            todo = [c for c in cases if (name, cfg.mode, c.case_id) not in done]
-            if not todo:
-                log.warning("%s: all %d cases already done in %s", name, len(cases), out)
-                continue
-            editor = EDITORS.get(name)()
-            hp = load_hparams(editor.hparams_cls, name, lm.model, cfg.hparams.get(name))
-            resolved["editor_hparams"][name] = dataclasses.asdict(hp)
-            t0 = time.perf_counter()
-            prep = editor.prepare(lm.model, lm.tokenizer, hp) or {}
-            resolved["precompute_seconds"][name] = time.perf_counter() - t0
-            resolved.setdefault("precompute", {})[name] = {k: v for k, v in prep.items() if isinstance(v, (int, float, str, bool))}
-            write_config()
-            if cfg.mode == "single":
-                run_single(editor, hp, ctx, todo, sink)
-            elif cfg.mode == "batch":
-                run_batch(editor, hp, ctx, todo, sink, cfg.batch_size)
-            else:  # a sequence cannot resume half-way: it is run whole
-                every = cfg.every or max(1, len(cases) // 10)
-                run_sequential(editor, hp, ctx, cases, sink, every, decay_sink)
-    write_outputs(out, cfg.weights)
-    return out
-
-
-def write_outputs(out: Path, weights: str | None = None) -> str:
-    cfg_path = out / "config.json"
-    if not cfg_path.is_file():
-        raise KeditError(f"{out} is not a keval run folder (no config.json)")
-    conf = json.loads(cfg_path.read_text())
-    records = report.read_records(out / "cases.jsonl")
-    rows = report.summarize(records, conf.get("precompute_seconds"))
-    report.write_csv(rows, out / "summary.csv")
-    w = report.parse_weights(weights if weights is not None else conf.get("weights"))
-    ranked = report.ranking(rows, w)
-    (out / "ranking.json").write_text(json.dumps({"weights": w, "ranking": ranked}, indent=2))
-    md = f"# keval run: {conf['model']} on {Path(conf['bench']).name} ({conf['n_cases']} cases)\n\n" + report.markdown(rows, ranked, w)
-    (out / "summary.md").write_text(md)
-    from . import plots  # matplotlib: imported only when plots are drawn
-
-    plots.bars(rows, out)
-    plots.decay(out / "decay.csv", out)
-    return md
+    config = {"model": cfg.model, "bench": cfg.bench, "fmt": cfg.fmt, "limit": cfg.limit, "out": cfg.out,
+              "device": cfg.device, "seed": cfg.seed, "model_load_seconds": time.perf_counter() - t0}
+    return evaluate(lm.model, lm.tokenizer, cases, cfg.editors, cfg.mode, hparams=cfg.hparams, batch_size=cfg.batch_size,
+                    every=cfg.every, generate=cfg.generate, weights=cfg.weights, out=cfg.out, fingerprint=lm.fingerprint,
+                    config=config)

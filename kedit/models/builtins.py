@@ -13,6 +13,9 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
+import secrets
+import shutil
 from pathlib import Path
 
 import torch
@@ -99,15 +102,24 @@ def load_smollm2(dtype: torch.dtype = torch.float32) -> LoadedModel:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        tmp = out.with_name(out.name + ".tmp")
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        (tmp / "kedit-source.json").write_text(json.dumps({"gguf": str(gguf), "digest": digest}))
-        if out.exists():
-            import shutil
-
-            shutil.rmtree(out)
-        tmp.rename(out)
+        # a unique temporary folder beside the target, renamed into place when complete: two
+        # processes converting at once never write into the same folder
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp.mkdir()  # (not mkdtemp: its 0700 mode would stay on the shared cache folder)
+        try:
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            (tmp / "kedit-source.json").write_text(json.dumps({"gguf": str(gguf), "digest": digest}))
+            if out.exists() and not (out / "model.safetensors").is_file():
+                shutil.rmtree(out)  # an incomplete folder (left by an older kedit)
+            try:
+                tmp.rename(out)
+            except OSError:
+                if not (out / "model.safetensors").is_file():
+                    raise
+                # another process finished the same conversion first: keep its folder
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out, dtype=dtype)
     return LoadedModel(model, _prepare_tokenizer(tok), "smollm2-135m", f"builtin:smollm2-135m:{digest}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..errors import KeditError
+from ..errors import KeditError, did_you_mean
 from ..registry import Registry
 
 BUILTINS: Registry = Registry("built-in model", "Or pass a Hub id (online) or a local model folder.")
@@ -19,6 +20,10 @@ class LoadedModel:
     tokenizer: object
     name: str  # what the user asked for
     fingerprint: str  # identifies the weights for cache keys (name + revision or file digest)
+
+    def __iter__(self):
+        """``model, tok = load_model(...)``."""
+        return iter((self.model, self.tokenizer))
 
 
 def _prepare_tokenizer(tok):
@@ -39,10 +44,8 @@ def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torc
         elif "/" in name and not name.startswith((".", "/")):
             src, fp = name, f"hub:{name}"
         else:
-            raise KeditError(
-                f"model '{name}' is not a built-in name, a local folder or a Hub id (owner/name)"
-                + _suggest(name)
-            )
+            raise did_you_mean("model", name, BUILTINS.names(),
+                               "Give a built-in name (Known above), an existing local folder or a Hub id (owner/name).")
         try:
             tok = AutoTokenizer.from_pretrained(src)
             model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
@@ -55,15 +58,22 @@ def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torc
         lm = LoadedModel(model, _prepare_tokenizer(tok), name, fp)
     lm.model.to(device).eval()
     lm.model.requires_grad_(False)
+    _FINGERPRINTS[lm.model] = lm.fingerprint
     return lm
 
 
-def _suggest(name: str) -> str:
-    import difflib
+_FINGERPRINTS: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()
 
-    close = difflib.get_close_matches(name, BUILTINS.names(), n=1, cutoff=0.5)
-    s = f"; did you mean '{close[0]}'?" if close else "."
-    return s + f" Built-in: {', '.join(BUILTINS.names())}."
+
+def fingerprint_of(model: torch.nn.Module) -> str:
+    """What identifies a model's weights in cache keys: the fingerprint ``load_model`` gave it, else
+    (a model the user built or changed) a digest of the weights themselves."""
+    fp = _FINGERPRINTS.get(model)
+    if fp is None:
+        from ..editors.stats import weights_fingerprint
+
+        fp = "weights:" + weights_fingerprint(model)
+    return fp
 
 
 def _dir_digest(path: Path) -> str:

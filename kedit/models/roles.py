@@ -3,6 +3,10 @@
 Roles: ``layer`` (a transformer block), ``mlp_in`` (the MLP's first projection), ``mlp_out`` (the
 MLP's output projection, whose *input* is ROME's key k and whose output is its value v) and
 ``lm_head``. Templates take the layer index.
+
+Config classes that share a module layout form a family (``FAMILIES``: ``llama`` covers Llama,
+Mistral, Qwen2, Qwen3 and OLMo-2); ``family_of`` names it, and editors' per-family hyper-parameter
+files are chosen by it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,26 @@ class Roles:
 
 
 _LLAMA = Roles("model.layers.{}", "model.layers.{}.mlp.up_proj", "model.layers.{}.mlp.down_proj", "lm_head")
-_BY_CONFIG: dict[str, Roles] = {
-    "GPT2Config": Roles("transformer.h.{}", "transformer.h.{}.mlp.c_fc", "transformer.h.{}.mlp.c_proj", "lm_head", "n_layer", True),
-    "GPTJConfig": Roles("transformer.h.{}", "transformer.h.{}.mlp.fc_in", "transformer.h.{}.mlp.fc_out", "lm_head", "n_layer"),
-    "GPTNeoXConfig": Roles("gpt_neox.layers.{}", "gpt_neox.layers.{}.mlp.dense_h_to_4h", "gpt_neox.layers.{}.mlp.dense_4h_to_h", "lm_head"),
-    **{name: _LLAMA for name in ("LlamaConfig", "MistralConfig", "Qwen2Config", "Qwen3Config", "Olmo2Config")},
+# Architecture families: one module layout shared by the listed config classes. A family's name also
+# names its hyper-parameter files (``kedit/editors/hparams/<editor>/<family>.yaml``).
+FAMILIES: dict[str, tuple[Roles, tuple[str, ...]]] = {
+    "gpt2": (Roles("transformer.h.{}", "transformer.h.{}.mlp.c_fc", "transformer.h.{}.mlp.c_proj", "lm_head", "n_layer", True),
+             ("GPT2Config",)),
+    "gptj": (Roles("transformer.h.{}", "transformer.h.{}.mlp.fc_in", "transformer.h.{}.mlp.fc_out", "lm_head", "n_layer"),
+             ("GPTJConfig",)),
+    "gpt-neox": (Roles("gpt_neox.layers.{}", "gpt_neox.layers.{}.mlp.dense_h_to_4h", "gpt_neox.layers.{}.mlp.dense_4h_to_h", "lm_head"),
+                 ("GPTNeoXConfig",)),
+    "llama": (_LLAMA, ("LlamaConfig", "MistralConfig", "Qwen2Config", "Qwen3Config", "Olmo2Config")),
 }
+_FAMILY_BY_CONFIG: dict[str, str] = {cfg: fam for fam, (_, configs) in FAMILIES.items() for cfg in configs}
+_BY_CONFIG: dict[str, Roles] = {cfg: FAMILIES[fam][0] for cfg, fam in _FAMILY_BY_CONFIG.items()}
+
+
+def family_of(model_or_config) -> str | None:
+    """The architecture family (a key of ``FAMILIES``) of a model or a config, from its config class;
+    None when kedit does not know the class."""
+    cfg = getattr(model_or_config, "config", model_or_config)
+    return _FAMILY_BY_CONFIG.get(type(cfg).__name__)
 
 
 def roles_for(model: nn.Module) -> Roles:
@@ -42,7 +60,7 @@ def roles_for(model: nn.Module) -> Roles:
     except KeyError:
         raise KeditError(
             f"kedit does not know the module layout of {cfg} models yet (known: {', '.join(sorted(_BY_CONFIG))}); "
-            "add a Roles entry in kedit/models/roles.py"
+            "add its config class to a family of FAMILIES in kedit/models/roles.py (or a new family)"
         ) from None
 
 

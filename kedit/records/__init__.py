@@ -1,10 +1,11 @@
 """Records: the EditCase/Probe schema, JSONL I/O and readers of the formats users already have."""
 
-from .formats import FORMATS, read_cases
+from .formats import FORMATS, Format, read_cases, register_format
+from . import readers  # noqa: E402,F401  (registers the EasyEdit and ROME formats)
 from .jsonl import case_from_dict, iter_jsonl, read_jsonl, write_jsonl
 from .schema import EXPECTS, SCHEMA, SPLITS, Condition, EditCase, Probe, Relation
 
 __all__ = [
-    "FORMATS", "SCHEMA", "SPLITS", "EXPECTS", "Condition", "EditCase", "Probe", "Relation",
+    "FORMATS", "Format", "register_format", "SCHEMA", "SPLITS", "EXPECTS", "Condition", "EditCase", "Probe", "Relation",
     "case_from_dict", "iter_jsonl", "read_jsonl", "write_jsonl", "read_cases",
 ]

@@ -1,6 +1,8 @@
 """Readers of benchmark formats, registered by name; ``read_cases`` detects the format of a file.
 
 Each reader takes a path and returns EditCases; ``detect`` functions look at the first record.
+The registry lives here with the kedit format; the other formats register in ``readers`` (imported
+by ``kedit.records``), third-party ones through the ``kedit.formats`` entry-point group.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class Format:
     detect: Callable[[Any], bool]  # gets the first record (a dict)
 
 
-FORMATS: Registry[Format] = Registry("format", "Pass one of them with --format.")
+FORMATS: Registry[Format] = Registry("format", "Pass one of them with --format.", entry_points="kedit.formats")
 
 
 def register_format(name: str, detect: Callable[[Any], bool]):
@@ -32,26 +34,6 @@ def register_format(name: str, detect: Callable[[Any], bool]):
         return read
 
     return deco
-
-
-def load_json_records(path: Path) -> list[Any]:
-    """A JSON array file or a JSON Lines file, as a list of records."""
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise RecordError(path, e.lineno, "<file>", f"not valid JSON ({e.msg})") from None
-        return data
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise RecordError(path, n, "<line>", f"not valid JSON ({e.msg})") from None
-    return out
 
 
 def first_record(path: Path) -> Any:
@@ -80,8 +62,6 @@ def _read_kedit(path: Path) -> list[EditCase]:
 
 
 def read_cases(path: str | Path, fmt: str | None = None) -> list[EditCase]:
-    from . import readers  # noqa: F401  (registers the other formats)
-
     path = Path(path)
     if path.is_dir():
         from .hfdataset import is_export, read_export

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..errors import RecordError
+from ..atomic import atomic_open
+from ..errors import RecordError, did_you_mean
 from .schema import EXPECTS, SCHEMA, SPLITS, Condition, EditCase, Probe, Relation
 
 
@@ -70,10 +71,7 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
             raise ck.fail(f"probes[{i}]", "expected an object")
         split = ck.text(p, "split", where)
         if split not in SPLITS:
-            import difflib
-
-            close = difflib.get_close_matches(split, SPLITS, n=1)
-            raise ck.fail(where + "split", f"unknown split '{split}'" + (f"; did you mean '{close[0]}'?" if close else "") + f" Known: {', '.join(SPLITS)}")
+            raise ck.fail(where + "split", str(did_you_mean("split", split, SPLITS)))
         expect = p.get("expect", SPLITS[split][1])
         if expect not in EXPECTS:
             raise ck.fail(where + "expect", f"must be one of {EXPECTS}, got {expect!r}")
@@ -153,14 +151,11 @@ def read_jsonl(path: str | Path) -> list[EditCase]:
 
 
 def write_jsonl(cases: Iterable[EditCase], path: str | Path) -> Path:
-    """Write atomically (temp file + rename) so an interrupted write never leaves half a file."""
+    """Write atomically (a unique temp file + rename) so an interrupted write never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for c in cases:
             fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-    tmp.replace(path)
     return path
 
 

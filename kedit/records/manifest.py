@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 from .. import __version__
+from ..atomic import atomic_write
 
 MANIFEST_FORMAT = "kedit.manifest/1"
 
@@ -69,9 +69,7 @@ def write_manifest(records: str | Path, stage: str, *, input_path: str | Path | 
         "upstream": read_manifest(input_path) if input_path is not None else None,
     }
     mp = manifest_path(records)
-    tmp = mp.with_name(mp.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, mp)
+    atomic_write(mp, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return mp
 
 

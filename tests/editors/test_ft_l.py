@@ -8,7 +8,7 @@ import torch
 
 from kedit.editors import EDITORS, EditRequest, load_hparams, timed_edit
 from kedit.editors.ft_l import FTLHyperParams, tuned_weights
-from kedit.errors import KeditError
+from kedit.errors import KeditError, RunError
 from kedit.eval.scoring import teacher_forced
 from tests.fixtures.hparams import TINY_OVERRIDES
 
@@ -110,20 +110,23 @@ def test_norm_constraint_is_respected(tiny_kg, ftl):
 
 
 def test_constraint_trades_reliability_for_locality(tiny_kg, ftl, hp):
-    """Unconstrained fine-tuning over-writes far more than the constrained edit."""
+    """Unconstrained fine-tuning over-writes far more than the constrained edit, over 8 cases (one
+    case can tie: the tiny model retrained on another CPU gave 1.0 vs 1.0 on case 3; the mean was
+    0.75 constrained vs 0.45 free)."""
     model, tok = tiny_kg.model, tiny_kg.tokenizer
-    case = tiny_kg.cases[3]
-    keep = [(p.prompt, p.answers[0]) for p in case.probes if p.expect == "keep"]
-    before = teacher_forced(model, tok, keep)
-    scores = {}
-    for name, h in {"constrained": hp, "free": load_hparams(FTLHyperParams, "ft-l", model, {**TINY, "norm_constraint": None, "lr": 5e-2})}.items():
-        result = ftl.edit(model, tok, [request_of(case)], h)
-        try:
-            assert teacher_forced(model, tok, [(case.prompt, case.target_new)])[0].token_accuracy == 1.0
-            scores[name] = agreement(before, teacher_forced(model, tok, keep))
-        finally:
-            result.restore()
-    assert scores["constrained"] > scores["free"]
+    free = load_hparams(FTLHyperParams, "ft-l", model, {**TINY, "norm_constraint": None, "lr": 5e-2})
+    scores: dict[str, list[float]] = {"constrained": [], "free": []}
+    for case in tiny_kg.cases[:8]:
+        keep = [(p.prompt, p.answers[0]) for p in case.probes if p.expect == "keep"]
+        before = teacher_forced(model, tok, keep)
+        for name, h in {"constrained": hp, "free": free}.items():
+            result = ftl.edit(model, tok, [request_of(case)], h)
+            try:
+                assert teacher_forced(model, tok, [(case.prompt, case.target_new)])[0].token_accuracy == 1.0
+                scores[name].append(agreement(before, teacher_forced(model, tok, keep)))
+            finally:
+                result.restore()
+    assert sum(scores["constrained"]) > sum(scores["free"]) + 1.0  # at least one whole case of locality apart
 
 
 def test_batch_of_edits(tiny_kg, ftl):
@@ -179,10 +182,13 @@ def test_prompt_last_objective_runs(tiny_kg, ftl):
 def test_hparams_load_strictly(tiny_kg):
     from tests.fixtures.tinykg import tiny_random_model
 
-    default = load_hparams(FTLHyperParams, "ft-l", tiny_kg.model)  # GPT2Config: default.yaml only
+    default = load_hparams(FTLHyperParams, "ft-l", tiny_kg.model)  # GPT-2 family: no ft-l file, the defaults
     assert default == FTLHyperParams() and default.norm_constraint == 5e-4
-    llama = load_hparams(FTLHyperParams, "ft-l", tiny_random_model("LlamaConfig"))
-    assert llama.layers == (25,) and llama.norm_constraint == 6e-3 and llama.lr == 5e-3 and llama.num_steps == 10
+    llama = tiny_random_model("LlamaConfig")  # 2 layers: llama.yaml's layer 25 does not fit, said at load
+    with pytest.raises(RunError, match=r"'layers' = \[25\].*2 layers.*--hparam ft-l.layers=\[1\]"):
+        load_hparams(FTLHyperParams, "ft-l", llama)
+    hp = load_hparams(FTLHyperParams, "ft-l", llama, {"layers": "[-1]"})
+    assert hp.layers == (-1,) and hp.norm_constraint == 6e-3 and hp.lr == 5e-3 and hp.num_steps == 10
     # YAML 1.1 reads 1e-3 as a string: coerced; null and false mean unconstrained
     over = load_hparams(FTLHyperParams, "ft-l", None, {"lr": "1e-3", "norm_constraint": "null"})
     assert over.lr == 1e-3 and over.norm_constraint is None
@@ -191,22 +197,27 @@ def test_hparams_load_strictly(tiny_kg):
         load_hparams(FTLHyperParams, "ft-l", None, {"lrr": 1e-3})
     with pytest.raises(KeditError, match="objective"):
         load_hparams(FTLHyperParams, "ft-l", None, {"objective": "full"})
+    with pytest.raises(KeditError, match="norm_constraint must be > 0"):
+        FTLHyperParams(norm_constraint=0)
 
 
 def test_bad_layer_leaves_the_model_alone(tiny_kg, ftl):
     model, tok = tiny_kg.model, tiny_kg.tokenizer
     saved = params_of(model)
-    hp = load_hparams(FTLHyperParams, "ft-l", model, {"layers": [7]})
+    with pytest.raises(RunError, match="out of range"):  # load_hparams with the model says it first
+        load_hparams(FTLHyperParams, "ft-l", model, {"layers": [7]})
+    hp = FTLHyperParams(layers=(7,))  # built without the model: the editor still refuses
     with pytest.raises(KeditError, match="out of range"):
         ftl.edit(model, tok, [request_of(tiny_kg.cases[0])], hp)
     assert_bitwise(model, saved)
     # negative layers count from the top
     assert list(tuned_weights(model, [-1])) == ["transformer.h.3.mlp.c_proj.weight"]
+    assert load_hparams(FTLHyperParams, "ft-l", model, {"layers": [-4]}).layers == (-4,)
 
 
 @pytest.mark.slow
 def test_llama_defaults_on_smollm2(ftl, one_thread):
-    """The LlamaConfig.yaml defaults: France -> Rome takes, Germany and the others keep their capitals."""
+    """The llama.yaml defaults: France -> Rome takes, Germany and the others keep their capitals."""
     from kedit.models import load_model
 
     lm = load_model("smollm2-135m")

@@ -13,7 +13,7 @@ from kedit.editors import EDITORS, EditRequest, load_hparams, timed_edit
 from kedit.editors import rome as rome_mod
 from kedit.editors.rome import ROME, ROMEHyperParams
 from kedit.editors.stats import CovarianceWarning
-from kedit.errors import KeditError
+from kedit.errors import KeditError, RunError
 from kedit.eval.scoring import teacher_forced
 from kedit.models.roles import module_at, path_of, roles_for
 
@@ -70,12 +70,15 @@ def prepared(tiny_kg, cache):
 def test_registered_with_hparams_from_data_files(tiny_kg):
     assert EDITORS.get("rome") is ROME
     assert ROME.supports_batch is False
-    hp = load_hparams(ROMEHyperParams, "rome", tiny_kg.model)  # GPT2Config.yaml: gpt2-xl's layer 17
-    assert hp.layer == 17 and hp.mom2_adjustment
+    # gpt2.yaml on the defaults: gpt2-xl's layer 17, which the 4-layer tiny GPT-2 lacks (said at load)
+    with pytest.raises(RunError, match=r"'layer' = 17 \(the default\).*4 layers.*--hparam rome.layer=3"):
+        load_hparams(ROMEHyperParams, "rome", tiny_kg.model)
+    hp = load_hparams(ROMEHyperParams, "rome", tiny_kg.model, {"layer": 2})
+    assert hp.layer == 2 and hp.mom2_adjustment and hp.mom2_n_samples == 10000 and hp.mom2_max_tokens == 1024
     with pytest.raises(KeditError, match="did you mean 'v_lr'"):
         load_hparams(ROMEHyperParams, "rome", tiny_kg.model, {"v_lrr": 1})
-    with pytest.raises(KeditError, match="out of range"):
-        ROME().prepare(tiny_kg.model, tiny_kg.tokenizer, hp)
+    with pytest.raises(KeditError, match="out of range"):  # built without the model: prepare still refuses
+        ROME().prepare(tiny_kg.model, tiny_kg.tokenizer, ROMEHyperParams())
 
 
 def test_edits_take_generalize_and_keep_locality(tiny_kg, prepared):

@@ -1,4 +1,6 @@
-from kedit.eval.metrics import Answers, normalize, probe_values, starts_with_answer
+from dataclasses import replace
+
+from kedit.eval.metrics import METRICS, Answers, MetricValue, normalize, probe_values, starts_with_answer
 from kedit.eval.scoring import TargetScore
 from kedit.records import Probe
 
@@ -20,21 +22,42 @@ def test_new_probe_scored_against_gold_keep_probe_against_unedited_outputs():
     pre = Answers(ts([5, 6], [1, 6], [-3.0, -1.0]), ts([7], [7], [-0.1]), generated=" Paris", generated_ids=(7,))
     post = Answers(ts([5, 6], [5, 6], [-0.1, -0.1]), ts([7], [5], [-4.0]), generated=" Rome", generated_ids=(5,))
     v = probe_values(new, post, pre)
-    assert v["token_acc"] == {"pre": 0.5, "post": 1.0}
-    assert v["prob_cmp"] == {"pre": 0.0, "post": 1.0}
-    assert v["gen_match"] == {"pre": 0.0, "post": 1.0}
+    assert v["token_acc"] == MetricValue(post=1.0, pre=0.5)
+    assert v["prob_cmp"] == MetricValue(post=1.0, pre=0.0)
+    assert v["gen_match"] == MetricValue(post=1.0, pre=0.0)
 
     keep = Probe("locality", "q", ("Berlin",), "keep")
     pre_k = Answers(ts([9, 10], [3, 10], [-2.0, -0.5]), generated=" x", generated_ids=(3, 4))
     post_k = Answers(ts([9, 10], [3, 11], [-2.0, -0.5]), generated=" x", generated_ids=(3, 4))
     v = probe_values(keep, post_k, pre_k)
-    assert v["token_acc"] == {"pre": None, "post": 0.5}  # agreement with the unedited argmax, not the gold
-    assert v["gen_match"] == {"pre": None, "post": 1.0}
-    assert "gen_match" not in probe_values(keep, post_k, pre_k, generate=False)
+    assert v["token_acc"] == MetricValue(post=0.5)  # agreement with the unedited argmax, not the gold
+    assert v["gen_match"] == MetricValue(post=1.0)
+    # keval run --no-generate: the post-edit answers carry no generation, so no generation metric
+    assert "gen_match" not in probe_values(keep, replace(post_k, generated=None, generated_ids=None), pre_k)
 
 
 def test_multiple_choice_before_and_after():
     p = Probe("commonsense", "To open a jar,", ("twist the lid",), "keep", choices=("twist the lid", "freeze it"))
     pre = Answers(choices=[ts([1], [1], [-1.0]), ts([2], [2], [-3.0])])
     post = Answers(choices=[ts([1], [1], [-5.0]), ts([2], [2], [-3.0])])
-    assert probe_values(p, post, pre) == {"mc_acc": {"pre": 1.0, "post": 0.0}}
+    assert probe_values(p, post, pre) == {"mc_acc": MetricValue(post=0.0, pre=1.0)}
+
+
+def test_every_registered_metric_computes_or_declines_on_each_kind_of_probe():
+    """Contract over METRICS.names(): a description, and compute() returns a MetricValue in [0, 1] or None."""
+    new = Probe("reliability", "p", ("Rome",), "new", foil="Paris")
+    keep = Probe("locality", "q", ("Berlin",), "keep")
+    mc = Probe("commonsense", "To open a jar,", ("twist the lid",), "keep", choices=("twist the lid", "freeze it"))
+    a = Answers(ts([5, 6], [5, 1], [-0.1, -2.0]), ts([7], [7], [-0.5]), choices=[ts([1], [1], [-1.0]), ts([2], [2], [-3.0])],
+                generated=" Rome", generated_ids=(5,))
+    assert set(METRICS.names()) >= {"token_acc", "prob_cmp", "gen_match", "mc_acc"}
+    for name in METRICS.names():
+        m = METRICS.get(name)
+        assert m.name == name and m.description and callable(m.compute)
+        applied = 0
+        for probe in (new, keep, mc):
+            v = m.compute(probe, a, a)
+            if v is not None:
+                applied += 1
+                assert isinstance(v, MetricValue) and 0.0 <= v.post <= 1.0
+        assert applied, f"metric {name} applies to no kind of probe"

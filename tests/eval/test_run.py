@@ -20,25 +20,30 @@ class ShiftHP:
     fail_on: str = ""
 
 
-if "test-shift" not in EDITORS:
+class ShiftEditor(Editor):
+    """Test double for runner mechanics: shifts one MLP weight, fails on a chosen case."""
 
-    @register_editor("test-shift")
-    class ShiftEditor(Editor):
-        """Test double for runner mechanics: shifts one MLP weight, fails on a chosen case."""
+    hparams_cls = ShiftHP
+    calls: list = []
 
-        hparams_cls = ShiftHP
-        calls: list = []
+    def edit(self, model, tok, requests, hp):
+        ShiftEditor.calls.append([r.case_id for r in requests])
+        if any(r.case_id == hp.fail_on for r in requests):
+            raise RuntimeError("deliberate failure")
+        w = module_at(model, "mlp_out", 0).weight
+        name = next(n for n, p in model.named_parameters() if p is w)
+        snap = ParamSnapshot(model, [name])
+        with torch.no_grad():
+            w.add_(0.01)
+        return EditResult(self.name, requests, snap)
 
-        def edit(self, model, tok, requests, hp):
-            ShiftEditor.calls.append([r.case_id for r in requests])
-            if any(r.case_id == hp.fail_on for r in requests):
-                raise RuntimeError("deliberate failure")
-            w = module_at(model, "mlp_out", 0).weight
-            name = next(n for n, p in model.named_parameters() if p is w)
-            snap = ParamSnapshot(model, [name])
-            with torch.no_grad():
-                w.add_(0.01)
-            return EditResult(self.name, requests, snap)
+
+@pytest.fixture(autouse=True, scope="module")
+def shift_editor():
+    """Registered only while this module's tests run, so registry contract tests never see it."""
+    register_editor("test-shift")(ShiftEditor)
+    yield ShiftEditor
+    EDITORS.unregister("test-shift")
 
 
 @pytest.fixture()
@@ -103,7 +108,7 @@ def test_failing_case_is_recorded_and_run_goes_on(tiny_kg, bench, tmp_path):
     bad = [r for r in records if r.get("error")]
     assert [r["case_id"] for r in bad] == [fail] and "deliberate failure" in bad[0]["error"]
     rows = list(csv.DictReader((out / "summary.csv").open()))
-    assert any(r["metric"] == "failed_cases" and float(r["value"]) == 1 for r in rows)
+    assert any(r["metric"] == "n_failed" and float(r["value"]) == 1 for r in rows)
 
 
 def test_interrupted_run_resumes_where_it_stopped(tiny_kg, bench, tmp_path):
@@ -111,9 +116,9 @@ def test_interrupted_run_resumes_where_it_stopped(tiny_kg, bench, tmp_path):
     keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--out", out)
     lines = (out / "cases.jsonl").read_text().splitlines()
     (out / "cases.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])  # killed mid-write
-    EDITORS.get("test-shift").calls.clear()
+    ShiftEditor.calls.clear()
     keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--out", out)
-    done_again = [c for call in EDITORS.get("test-shift").calls for c in call]
+    done_again = [c for call in ShiftEditor.calls for c in call]
     assert done_again == [c.case_id for c in tiny_kg.cases[2:6]]
     rows = list(csv.DictReader((out / "summary.csv").open()))
     rel = next(r for r in rows if r["split"] == "reliability" and r["metric"] == "token_acc")

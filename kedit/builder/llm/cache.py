@@ -1,7 +1,7 @@
 """A content-addressed on-disk cache of LLM replies, so a rerun never repeats a completed (paid) call.
 
-One JSON file per call under ``cache_dir("llm")/<key[:2]>/<key>.json``, written atomically (a
-temporary file in the same folder, then ``os.replace``) as soon as the reply arrives: a run killed
+One JSON file per call under ``cache_dir("llm")/<key[:2]>/<key>.json``, written atomically
+(``kedit.atomic``: a unique temporary file in the same folder, fsynced, then renamed) as soon as the reply arrives: a run killed
 mid-way loses at most the calls in flight. The key is the sha256 of everything that determines the
 reply (see :func:`cache_key`) and never of the endpoint's URL or the API key, neither of which is
 ever written.
@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ...atomic import atomic_open
 from ...settings import cache_dir
 
 
@@ -43,20 +43,10 @@ class ReplyCache:
 
     def put(self, key: str, record: dict[str, Any]) -> Path:
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({**record, "key": key}, f, ensure_ascii=False, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_open(path) as f:
+            json.dump({**record, "key": key}, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())  # a paid reply survives a crash of the machine, not only of the run
         return path
 
     def __len__(self) -> int:

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from ...errors import KeditError
+from ...errors import KeditError, did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +184,8 @@ class ChatClient:
             served = sorted(m.id for m in self._client.models.list())
         except Exception:  # the listing is a courtesy; the error stands without it
             return msg
-        if served:
-            import difflib
-
-            close = difflib.get_close_matches(self.model, served, n=1)
-            msg += (f"; did you mean '{close[0]}'?" if close else "") + f" Served: {', '.join(served[:20])}"
+        if served:  # "unknown model 'x'; did you mean 'y'? Known: <what the endpoint serves>."
+            msg += f"; {did_you_mean('model', self.model, served)}"
         return msg
 
     # -- one call --------------------------------------------------------------------------------

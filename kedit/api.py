@@ -1,0 +1,78 @@
+"""kedit's Python API: the functions the CLIs call, for notebooks and scripts.
+
+    import kedit
+    model, tok = kedit.load_model("smollm2-135m")
+    cases = kedit.read_cases("data/demo/bench.jsonl")
+    result = kedit.edit(model, tok, "rome", cases[0])           # EditResult; result.restore()
+    report = kedit.evaluate(model, tok, cases[:5], editors=["rome", "ft-l"], mode="single")
+    report.to_pandas()                                           # the long-form summary
+    generated = kedit.generate(cases, backend="kg")              # GenerateResult
+    kept = kedit.filter_cases(generated.cases, model=model, tok=tok)   # FilterResult
+
+Every function returns a typed result and logs through ``logging`` (``logging.getLogger("kedit")``);
+nothing prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from .builder.filtering import FilterResult, filter_cases
+from .builder.generate import GenerateResult, generate
+from .editors import EDITORS, EditRequest, EditResult, Editor, load_hparams, timed_edit
+from .errors import KeditError
+from .eval.modes import request_of
+from .eval.run import Report, evaluate, load_report
+from .models import LoadedModel, load_model
+from .records import EditCase, read_cases, write_jsonl
+
+__all__ = ["load_model", "read_cases", "write_jsonl", "edit", "evaluate", "load_report", "generate", "filter_cases",
+           "export_dataset", "Report", "EditResult", "GenerateResult", "FilterResult", "LoadedModel"]
+
+# one instance per editor name: editors keep their pre-computation (statistics, demonstration index)
+# per model (weakly keyed), so a second edit of the same model does not prepare again
+_instances: dict[str, Editor] = {}
+
+
+def _requests(what: Any) -> list[EditRequest]:
+    items = what if isinstance(what, (list, tuple)) else [what]
+    out = []
+    for x in items:
+        if isinstance(x, EditRequest):
+            out.append(x)
+        elif isinstance(x, EditCase):
+            out.append(request_of(x))
+        elif isinstance(x, Mapping):
+            try:
+                out.append(EditRequest(x["prompt"], x["subject"], x["target_new"], x.get("target_true"),
+                                       str(x.get("case_id", ""))))
+            except KeyError as e:
+                raise KeditError(f"an edit given as a dict needs prompt, subject and target_new; {e.args[0]} is missing") from None
+        else:
+            raise KeditError(f"cannot edit a {type(x).__name__}: pass EditCases, EditRequests or dicts "
+                             "{prompt, subject, target_new}")
+    if not out:
+        raise KeditError("nothing to edit: pass at least one case")
+    return out
+
+
+def edit(model, tok, editor: str, cases: Any, hparams: Mapping[str, Any] | None = None) -> EditResult:
+    """Apply one editor to ``cases`` (an EditCase, an EditRequest, a dict, or a list of them, all at
+    once) and return its ``EditResult``: ``result.restore()`` puts the weights back bit for bit,
+    ``result.wrap_prompts(prompts)`` applies an in-context editor's edit to prompts.
+
+    ``hparams`` override the editor's defaults for this model (``{"layer": 5}``)."""
+    cls = EDITORS.get(editor)
+    hp = load_hparams(cls.hparams_cls, editor, model, hparams)
+    inst = _instances.get(editor)
+    if inst is None or type(inst) is not cls:
+        inst = _instances[editor] = cls()
+    inst.prepare(model, tok, hp)
+    return timed_edit(inst, model, tok, _requests(cases), hp)
+
+
+def export_dataset(cases: Sequence[EditCase], out, **kw: Any) -> dict[str, Any]:
+    """Write the Hugging Face dataset layout of ``cases`` into folder ``out`` (see ``kbuild export``)."""
+    from .builder.export import export_dataset as _export
+
+    return _export(list(cases), out, **kw)
