@@ -15,6 +15,7 @@ nothing prints.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Mapping, Sequence
 
 from .builder.filtering import FilterResult, filter_cases
@@ -30,8 +31,9 @@ __all__ = ["load_model", "read_cases", "write_jsonl", "edit", "evaluate", "load_
            "export_dataset", "Report", "EditResult", "GenerateResult", "FilterResult", "LoadedModel"]
 
 # one instance per editor name: editors keep their pre-computation (statistics, demonstration index)
-# per model (weakly keyed), so a second edit of the same model does not prepare again
+# per model (weakly keyed); ``prepare`` runs once per model and hyper-parameters
 _instances: dict[str, Editor] = {}
+_prepared: "weakref.WeakKeyDictionary[Any, set[tuple[str, str]]]" = weakref.WeakKeyDictionary()
 
 
 def _requests(what: Any) -> list[EditRequest]:
@@ -67,7 +69,10 @@ def edit(model, tok, editor: str, cases: Any, hparams: Mapping[str, Any] | None 
     inst = _instances.get(editor)
     if inst is None or type(inst) is not cls:
         inst = _instances[editor] = cls()
-    inst.prepare(model, tok, hp)
+    done = _prepared.setdefault(model, set())
+    if (editor, repr(hp)) not in done:
+        inst.prepare(model, tok, hp)
+        done.add((editor, repr(hp)))
     return timed_edit(inst, model, tok, _requests(cases), hp)
 
 

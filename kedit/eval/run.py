@@ -160,16 +160,19 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     resolved["transformers"] = transformers.__version__
     resolved["machine"] = (f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} threads, "
                            + (torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"))
+    # every editor's hyper-parameters are resolved against the model (layers in range...) before any work
+    hps = {name: load_hparams(EDITORS.get(name).hparams_cls, name, model, (hparams or {}).get(name)) for name in editors}
     run_dir = Path(out) if out is not None else None
     lock = FolderLock(run_dir).acquire() if run_dir is not None else None
     try:
-        return _evaluate(model, tok, list(cases), resolved, run_dir, progress)
+        return _evaluate(model, tok, list(cases), hps, resolved, run_dir, progress)
     finally:
         if lock:
             lock.release()
 
 
-def _evaluate(model, tok, cases: list[EditCase], resolved: dict[str, Any], out: Path | None, progress: bool) -> Report:
+def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: dict[str, Any], out: Path | None,
+              progress: bool) -> Report:
     mode, editors = resolved["mode"], resolved["editors"]
     results: list[CaseResult] = []
     decay: list[DecayPoint] = []
@@ -204,8 +207,7 @@ def _evaluate(model, tok, cases: list[EditCase], resolved: dict[str, Any], out: 
             if not todo:
                 log.warning("%s: all %d cases already done in %s", name, len(cases), out)
                 continue
-            editor = EDITORS.get(name)()
-            hp = load_hparams(editor.hparams_cls, name, model, resolved["hparams"].get(name))
+            editor, hp = EDITORS.get(name)(), hps[name]
             resolved["editor_hparams"][name] = dataclasses.asdict(hp)
             t0 = time.perf_counter()
             prep = editor.prepare(model, tok, hp) or {}
