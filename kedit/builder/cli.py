@@ -15,10 +15,10 @@ from ..errors import KeditError
 
 # stage -> (module, one-line help)
 STAGES = {
-    "generate": ("kedit.builder.generate", "propose probes for every split from edit records (backends: kg, openai)"),
-    "filter": ("kedit.builder.filtering", "keep only probes whose prerequisite facts the base model knows"),
+    "generate": ("kedit.builder.commands.generate", "propose probes for every split from edit records (backends: kg, openai)"),
+    "filter": ("kedit.builder.commands.filter", "keep only probes whose prerequisite facts the base model knows"),
     "annotate": ("kedit.annotations.cli", "Label Studio: serve, push tasks, pull verified annotations and agreement"),
-    "export": ("kedit.builder.export", "write the Hugging Face dataset layout; push it to the Hub on request"),
+    "export": ("kedit.builder.commands.export", "write the Hugging Face dataset layout; push it to the Hub on request"),
 }
 
 

@@ -37,19 +37,6 @@ log = logging.getLogger(__name__)
 METRIC = "teacher_forced_exact_match_any_alias"
 
 
-def add_arguments(p) -> None:
-    p.add_argument("--model", required=True, help="the base model: built-in name (smollm2-135m), local folder or Hub id")
-    p.add_argument("--in", dest="inp", required=True, metavar="FILE", help="generated cases (kedit JSONL)")
-    p.add_argument("--format", default=None, help="input format (default: detected)")
-    p.add_argument("--out", required=True, metavar="FILE", help="kept cases (kedit JSONL); dropped ones go beside it")
-    p.add_argument("--mark", action="store_true", help="keep dropped probes of kept cases in --out, marked, instead of moving them out")
-    p.add_argument("--check-keep", action="store_true", help="also drop keep probes whose gold answer the model does not give")
-    p.add_argument("--no-original-check", action="store_true", help="keep cases whose original fact the model does not know")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("-v", "--verbose", action="store_true")
-
-
 def original_fact(case: EditCase) -> Condition:
     aliases = case.provenance.get("target_true_aliases") or []
     return Condition(case.prompt, (case.target_true, *[a for a in aliases if a != case.target_true]),
@@ -205,22 +192,3 @@ def filter_cases(cases: Sequence[EditCase] | str | Path, model: str | torch.nn.M
     log.info("filter: %d of %d cases kept; %d questions asked of %s in %.1f s", case_counts["kept"], case_counts["in"],
              len(conds), name, ask_s)
     return FilterResult(kept, dropped, figures, out, mp)
-
-
-def run(args) -> int:
-    """``kbuild filter``: parse, call ``filter_cases``, print."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    res = filter_cases(args.inp, args.model, out=args.out, fmt=args.format, mark=args.mark, check_keep=args.check_keep,
-                       check_original=not args.no_original_check, device=args.device)
-    f = res.figures["filter"]
-    cc = f["cases"]
-    print(f"kbuild filter: {cc['kept']} of {cc['in']} cases kept -> {res.out} (manifest {res.manifest.name}); "
-          f"{f['questions_asked']} questions asked of {f['model']} in {f['seconds']['scoring']:.1f} s ({METRIC})")
-    print(f"  {'split':18s} {'generated':>9s} {'kept':>6s}  dropped by reason")
-    for split, v in f["probes_per_split"].items():
-        reasons = ", ".join(f"{k} {n}" for k, n in v["dropped"].items()) or "-"
-        print(f"  {split:18s} {v['generated']:9d} {v['kept']:6d}  {reasons}")
-    if cc["dropped"]:
-        print("  cases dropped: " + ", ".join(f"{k} {n}" for k, n in cc["dropped"].items()))
-    return 0

@@ -16,7 +16,6 @@ What needs no backend is added here, the same for every backend:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections import Counter
@@ -33,21 +32,6 @@ from ..settings import data_root
 from .backends import BACKENDS, Backend, generation_failed, make_probe, with_probes
 
 log = logging.getLogger(__name__)
-
-def add_arguments(p) -> None:
-    p.add_argument("--backend", required=True, help="one of: " + ", ".join(BACKENDS.names()))
-    p.add_argument("--in", dest="inp", required=True, metavar="SEEDS", help="edit records: kedit JSONL, EasyEdit ZsRE/CounterFact JSON, ROME CounterFact")
-    p.add_argument("--format", default=None, help="input format (default: detected)")
-    p.add_argument("--out", required=True, metavar="FILE", help="kedit JSONL of the expanded cases (its manifest is written beside it)")
-    p.add_argument("--concurrency", type=int, default=4, help="cases expanded at once (default 4)")
-    p.add_argument("--dry-run", action="store_true", help="print the number of calls and the estimated cost, spend nothing")
-    p.add_argument("--limit", type=int, default=None, help="only the first N seeds")
-    p.add_argument("--commonsense", default=None, metavar="FILE|none", help="two-choice items, one attached per case (default: data/commonsense/items.jsonl)")
-    p.add_argument("--neighbors", type=int, default=1, help="distract_neighbor probes per case (default 1)")
-    p.add_argument("-v", "--verbose", action="store_true")
-    for name in BACKENDS.names():
-        BACKENDS.get(name).add_arguments(p)
-
 
 def reliability_probe(case: EditCase):
     return make_probe("reliability", case.prompt, [case.target_new], foil=case.target_true,
@@ -132,22 +116,26 @@ class GenerateResult:
     plan: dict[str, Any] | None = None
 
 
+def backend_options(name: str) -> dict[str, Any]:
+    """The options of a registered backend, with their defaults: its CLI options' destinations."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"backend {name}", add_help=False)
+    BACKENDS.get(name).add_arguments(parser)
+    return vars(parser.parse_args([]))
+
+
 def make_backend(name: str, **options: Any) -> Backend:
     """A registered backend built from keyword options named as its CLI options' destinations
     (``kedit.generate(seeds, backend="kg", kg="my_kg/", max_per_split=2)``), through the same
-    ``add_arguments``/``from_args`` the CLI uses."""
+    ``from_args`` the CLI uses. ``dry_run`` and ``concurrency`` are the driver's, passed along."""
     import argparse
 
-    cls = BACKENDS.get(name)
-    parser = argparse.ArgumentParser(prog=f"backend {name}", add_help=False)
-    cls.add_arguments(parser)
-    ns = parser.parse_args([])
-    known = vars(ns)
-    for k, v in options.items():
+    known = backend_options(name)
+    for k in options:
         if k not in known and k not in ("dry_run", "concurrency"):
             raise UnknownNameError(f"option of the {name} backend", k, known)
-        setattr(ns, k, v)
-    return cls.from_args(ns)
+    return BACKENDS.get(name).from_args(argparse.Namespace(**{**known, **options}))
 
 
 def generate(seeds: Sequence[EditCase] | str | Path, backend: str | Backend = "kg", *, out: str | Path | None = None,
@@ -217,32 +205,6 @@ def generate(seeds: Sequence[EditCase] | str | Path, backend: str | Backend = "k
         mp = write_manifest(out, "generate", input_path=inp, figures=figures)
     log.info("generate: %d cases, %d probes%s", len(cases), sum(len(c.probes) for c in cases), f" -> {out}" if out else "")
     return GenerateResult(cases, figures, failed, out, mp)
-
-
-def run(args) -> int:
-    """``kbuild generate``: parse, call ``generate``, print."""
-    options = {k: v for k, v in vars(args).items() if k in _backend_dests(args.backend)}
-    res = generate(args.inp, args.backend, out=args.out, fmt=args.format, concurrency=args.concurrency, limit=args.limit,
-                   commonsense=args.commonsense, neighbors=args.neighbors, dry_run=args.dry_run, **options)
-    if res.plan is not None:
-        print(json.dumps(res.plan, indent=2))
-        return 0
-    print(f"kbuild generate: {len(res.cases)} cases, {sum(len(c.probes) for c in res.cases)} probes -> {res.out} "
-          f"(manifest {res.manifest.name})")
-    for split, n in res.figures["generate"]["probes_per_split"].items():
-        print(f"  {split:18s} {n}")
-    if res.failed:
-        print(f"  {len(res.failed)} case(s) failed to generate (kept, marked in provenance.generation): "
-              f"{', '.join(res.failed[:5])}" + (" ..." if len(res.failed) > 5 else ""))
-    return 0
-
-
-def _backend_dests(name: str) -> set[str]:
-    import argparse
-
-    p = argparse.ArgumentParser(add_help=False)
-    BACKENDS.get(name).add_arguments(p)
-    return set(vars(p.parse_args([])))
 
 
 def _expand_all(backend, seeds, todo, out: Path | None, items, neighbors: int, concurrency: int, already: int,

@@ -25,13 +25,11 @@ manifest goes beside the folder (``<out>.manifest.json``), as every stage's does
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,31 +37,15 @@ from typing import Any
 
 from ... import __version__
 from ...errors import KeditError
-from ...records import SPLITS, EditCase, read_cases
-from ...records.manifest import read_manifest, stage_entries, write_manifest
-from . import hub
+from ...records import SPLITS, EditCase
+from ...records.manifest import stage_entries
 from .card import render_card
 from ...records.hfdataset import (CONFIGS, EXPORT_FORMAT, MARKER, PROBE_CONFIGS, build_tables, is_export, read_export,
                      write_tables)
 
-__all__ = ["add_arguments", "run", "export_dataset", "read_export", "is_export", "CONFIGS"]
+__all__ = ["export_dataset", "read_export", "is_export", "CONFIGS"]
 
 log = logging.getLogger(__name__)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--in", dest="input", required=True, metavar="FILE",
-                   help="benchmark records (kedit JSONL, or any format `--format` names)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the dataset into")
-    p.add_argument("--format", default=None, help="input format (default: detected from the first record)")
-    p.add_argument("--push-to-hub", metavar="REPO_ID", default=None,
-                   help="also create the Hub dataset repo NAMESPACE/NAME and upload the folder (token from HF_TOKEN)")
-    p.add_argument("--private", action="store_true", help="with --push-to-hub: create the repository private")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a non-empty --out that is not a previous kedit export")
-    p.add_argument("--pretty-name", default=None, help="dataset title in the card (default: from the input file name)")
-    p.add_argument("--license", default=None, help="license id for the card's metadata, e.g. cc-by-4.0")
-    p.add_argument("-v", "--verbose", action="store_true")
 
 
 def _public(d: Any, key: str = "") -> Any:
@@ -158,29 +140,3 @@ def export_dataset(cases: list[EditCase], out: str | Path, *, manifest: dict[str
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return summary
-
-
-def run(args: argparse.Namespace) -> int:
-    t0 = time.perf_counter()
-    in_path, out = Path(args.input), Path(args.out)
-    cases = read_cases(in_path, args.format)  # validates every record before anything is written
-    if args.push_to_hub:  # fail on a bad id or a missing token before writing anything
-        hub.check_repo_id(args.push_to_hub)
-        hub.hub_token()
-    elif args.private:
-        raise KeditError("--private applies only with --push-to-hub REPO_ID")
-    summary = export_dataset(cases, out, manifest=read_manifest(in_path), input_path=in_path,
-                             pretty_name=args.pretty_name, license=args.license, overwrite=args.overwrite)
-    seconds = time.perf_counter() - t0
-    url = hub.push(out, args.push_to_hub, private=args.private) if args.push_to_hub else None
-    write_manifest(out, "export", input_path=in_path, figures={
-        "configs": summary["configs"], "skipped_configs": summary["skipped_configs"], "probes": summary["probes"],
-        "seconds": round(seconds, 3), "hub_repo": args.push_to_hub, "hub_private": bool(args.private) if url else None,
-    })
-    rows = ", ".join(f"{cfg} {n}" for cfg, n in summary["configs"].items())
-    print(f"kbuild export: {len(cases)} cases -> {out} ({rows}) in {seconds:.1f} s")
-    if summary["skipped_configs"]:
-        print(f"kbuild export: no probes, so no config, for: {', '.join(summary['skipped_configs'])}")
-    if url:
-        print(f"kbuild export: pushed to {url}")
-    return 0
