@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from ..errors import KeditError
+from ..errors import KeditError, UnknownNameError
 
 # stage -> (module, one-line help)
 STAGES = {
@@ -45,11 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:9s} {what}")
         return 0
     if stage not in STAGES:
-        import difflib
-
-        close = difflib.get_close_matches(stage, list(STAGES), n=1)
-        print(f"kbuild: error: unknown stage '{stage}'" + (f"; did you mean '{close[0]}'?" if close else "")
-              + f" (stages: {', '.join(STAGES)})", file=sys.stderr)
+        print(f"kbuild: error: {UnknownNameError('stage', stage, STAGES)}", file=sys.stderr)
         return 2
     module = importlib.import_module(STAGES[stage][0])
     sp = ap._subparsers._group_actions[0].choices[stage]  # type: ignore[union-attr]

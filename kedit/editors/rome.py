@@ -79,7 +79,8 @@ from .base import (
 )
 from .hparams import HyperParams
 from .nethook import Trace, edit_output
-from .stats import layer_second_moment, weights_fingerprint, well_conditioned
+from ..models.loading import weights_fingerprint
+from .stats import layer_second_moment, well_conditioned
 
 log = logging.getLogger(__name__)
 

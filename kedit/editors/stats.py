@@ -178,29 +178,6 @@ class LayerStats:
         return self.mom2.shape[0]
 
 
-def weights_fingerprint(model: nn.Module, exclude: Sequence[str] = (), sample: int = 4096) -> str:
-    """A cheap content fingerprint of a model's weights, for callers that have no better one.
-
-    Hashes the config class, ``name_or_path``, and for every parameter its name, shape, dtype and a
-    strided sample of at most ``sample`` values (any fine-tune or rank-one edit moves those).
-    Parameters whose name starts with one of ``exclude`` are skipped: an editor excludes the matrix
-    it edits, whose input statistics do not depend on it.
-    """
-    h = hashlib.sha256()
-    h.update(type(model.config).__name__.encode() if hasattr(model, "config") else b"")
-    h.update(str(getattr(getattr(model, "config", None), "name_or_path", "")).encode())
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if any(name.startswith(e) for e in exclude):
-                continue
-            flat = p.detach().reshape(-1)
-            step = max(1, flat.numel() // sample)
-            vals = flat[::step][:sample].float().cpu().numpy()
-            h.update(f"{name}:{tuple(p.shape)}:{p.dtype}".encode())
-            h.update(vals.tobytes())
-    return f"weights:{h.hexdigest()[:20]}"
-
-
 def _save(path: Path, stats: LayerStats) -> None:
     payload = {
         "key": dataclasses.asdict(stats.key),

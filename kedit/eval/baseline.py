@@ -13,6 +13,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
+from ..atomic import atomic_write
 from ..records import EditCase
 from ..settings import cache_dir
 from .asking import ask, conditions_pass
@@ -79,11 +80,9 @@ def compute_baseline(model, tok, cases: Sequence[EditCase], fingerprint: str) ->
     passed = iter(conditions_pass(model, tok, conds))
     executed = [all([next(passed) for _ in p.conditions]) for p in probes]
     base = Baseline(dict(zip(keys, answers)), dict(zip(keys, executed)), seconds=time.perf_counter() - t0)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({
+    atomic_write(path, json.dumps({
         "fingerprint": fingerprint, "scorer": SCORER_VERSION,
         "answers": [[c, i, asdict(a)] for (c, i), a in base.answers.items()],
         "executed": [[c, i, e] for (c, i), e in base.executed.items()],
     }))
-    tmp.replace(path)
     return base

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from dataclasses import dataclass
+from typing import Sequence
 from pathlib import Path
 
 import torch
@@ -69,11 +71,30 @@ def fingerprint_of(model: torch.nn.Module) -> str:
     """What identifies a model's weights in cache keys: the fingerprint ``load_model`` gave it, else
     (a model the user built or changed) a digest of the weights themselves."""
     fp = _FINGERPRINTS.get(model)
-    if fp is None:
-        from ..editors.stats import weights_fingerprint
+    return fp if fp is not None else weights_fingerprint(model)
 
-        fp = "weights:" + weights_fingerprint(model)
-    return fp
+
+def weights_fingerprint(model: torch.nn.Module, exclude: Sequence[str] = (), sample: int = 4096) -> str:
+    """A cheap content fingerprint of a model's weights, for callers that have no better one.
+
+    Hashes the config class, ``name_or_path``, and for every parameter its name, shape, dtype and a
+    strided sample of at most ``sample`` values (any fine-tune or rank-one edit moves those).
+    Parameters whose name starts with one of ``exclude`` are skipped: an editor excludes the matrix
+    it edits, whose input statistics do not depend on it.
+    """
+    h = hashlib.sha256()
+    h.update(type(model.config).__name__.encode() if hasattr(model, "config") else b"")
+    h.update(str(getattr(getattr(model, "config", None), "name_or_path", "")).encode())
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if any(name.startswith(e) for e in exclude):
+                continue
+            flat = p.detach().reshape(-1)
+            step = max(1, flat.numel() // sample)
+            vals = flat[::step][:sample].float().cpu().numpy()
+            h.update(f"{name}:{tuple(p.shape)}:{p.dtype}".encode())
+            h.update(vals.tobytes())
+    return f"weights:{h.hexdigest()[:20]}"
 
 
 def _dir_digest(path: Path) -> str:
