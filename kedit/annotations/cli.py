@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..cliargs import int_at_least, positive_int
 from ..atomic import atomic_write
 from ..errors import KeditError
 from ..records.jsonl import read_jsonl, write_jsonl
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
 
     s = sub.add_parser("serve", help="start a local Label Studio (prints its URL and API token) and keep it running")
-    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--port", type=int_at_least(1), default=8080, help="port of the local Label Studio")
     s.add_argument("--data-dir", help="its data folder (default: <kedit cache>/label-studio/data)")
     s.add_argument("--username", default="admin@kedit.local", help="the admin created on a fresh data dir")
     s.add_argument("--cold", action="store_true", help="migrate the data dir from scratch instead of copying the template")
@@ -53,10 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://127.0.0.1:8080)")
     common.add_argument("--splits", type=_splits, default=PUSH_SPLITS,
                         help=f"comma-separated splits to verify (default: {','.join(PUSH_SPLITS)})")
-    common.add_argument("-v", "--verbose", action="store_true")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
 
     p = sub.add_parser("push", parents=[common], help="create/reuse the project and import the probes it lacks")
-    p.add_argument("--min-annotators", type=int, default=None,
+    p.add_argument("--min-annotators", type=positive_int, default=None,
                    help="annotators per task (the project's overlap; default 1 for a new project, unchanged otherwise)")
 
     q = sub.add_parser("pull", parents=[common], help="export annotations; write verified records and the agreement report")

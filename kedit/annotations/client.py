@@ -2,7 +2,8 @@
 
 URL: ``--url``, else ``$LABEL_STUDIO_URL``, else ``http://127.0.0.1:8080``. Token: ``$LABEL_STUDIO_API_KEY``
 (or ``$LABEL_STUDIO_USER_TOKEN``); it is read from the environment only and never written anywhere.
-Every failure to reach the server or a rejected token becomes one KeditError that says what to do.
+Every failure to reach the server or a rejected token becomes one KeditError that says what to do;
+what the server or the transport said is redacted (:func:`kedit.redact.redact`) first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from ..errors import KeditError
+from ..redact import redact
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TOKEN_VARS = ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_USER_TOKEN")
@@ -42,7 +44,8 @@ class LabelStudio:
         except ImportError as e:  # pragma: no cover - a dependency of kedit
             raise KeditError("label-studio-sdk is missing: pip install 'label-studio-sdk==2.1.2'") from e
         self.url = resolve_url(url)
-        self._sdk = _SDK(base_url=self.url, api_key=resolve_token(token), timeout=timeout)
+        self._token = resolve_token(token)  # only to redact it from messages
+        self._sdk = _SDK(base_url=self.url, api_key=self._token, timeout=timeout)
         with self._errors("connect"):
             self.user = self._sdk.users.whoami()
 
@@ -54,14 +57,17 @@ class LabelStudio:
         try:
             yield
         except httpx.TransportError as e:
-            raise KeditError(f"cannot reach Label Studio at {self.url} ({type(e).__name__}: {e}); start one with "
-                             "`kbuild annotate serve` or pass --url / set LABEL_STUDIO_URL") from None
+            raise KeditError(f"cannot reach Label Studio at {self.url} ({type(e).__name__}: {self._redact(str(e))}); "
+                             "start one with `kbuild annotate serve` or pass --url / set LABEL_STUDIO_URL") from None
         except ApiError as e:
             if e.status_code in (401, 403):
                 raise KeditError(f"Label Studio at {self.url} rejected the API token (HTTP {e.status_code}); set "
                                  "LABEL_STUDIO_API_KEY to the legacy token under Account & Settings") from None
-            body = e.body if isinstance(e.body, str) else json.dumps(e.body)[:800]
-            raise KeditError(f"Label Studio at {self.url}: {what} failed (HTTP {e.status_code}): {body}") from None
+            body = self._redact(e.body if isinstance(e.body, str) else json.dumps(e.body)[:1600])  # redacted, then cut
+            raise KeditError(f"Label Studio at {self.url}: {what} failed (HTTP {e.status_code}): {body[:800]}") from None
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._token)
 
     # projects ------------------------------------------------------------------------------
     def find_project(self, title: str) -> Any | None:
@@ -101,7 +107,8 @@ class LabelStudio:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError:
-            raise KeditError(f"Label Studio at {self.url} returned an export that is not JSON: {raw[:200]!r}") from None
+            raise KeditError(f"Label Studio at {self.url} returned an export that is not JSON: "
+                             f"{self._redact(repr(raw[:400]))[:200]}") from None
         if not isinstance(data, list):
-            raise KeditError(f"unexpected Label Studio export (expected a list of tasks): {str(data)[:200]}")
+            raise KeditError(f"unexpected Label Studio export (expected a list of tasks): {self._redact(str(data)[:400])[:200]}")
         return data

@@ -11,8 +11,17 @@ up in a few seconds; the admin user, its organization (with legacy API tokens en
 token are created by Label Studio itself on that start from ``LABEL_STUDIO_USERNAME`` /
 ``LABEL_STUDIO_PASSWORD`` / ``LABEL_STUDIO_USER_TOKEN``, so no credential is stored in the template.
 
-Label Studio also reads the bare variables ``USERNAME``, ``PASSWORD``, ``PORT`` and ``HOST``; they are
-removed from its environment, as are the Sentry DSNs (it otherwise calls out).
+The child process (the server, the template migration, ``add_user``) gets an environment built
+from an allow-list (:func:`server_env`), never a copy of ours: of kedit's environment it inherits
+only what a process needs to run (``PATH``, ``HOME``, user, locale, time zone, temporary and XDG
+folders, the dynamic linker's path), and never a variable whose name contains KEY, TOKEN, SECRET,
+PASSWORD, PASSWD, CREDENTIAL or AUTH, so ``OPENAI_API_KEY``, ``HF_TOKEN`` or a cloud credential never
+reach it. Left out on purpose: ``PYTHONPATH``/``PYTHONHOME``/``VIRTUAL_ENV`` (kedit's, not Label
+Studio's venv), proxy variables (they may carry credentials; the server calls nothing outside),
+the user's own ``LABEL_STUDIO_*``/``DJANGO_*`` settings and the bare ``USERNAME``, ``PASSWORD``,
+``PORT`` and ``HOST`` Label Studio would also read. Then kedit sets what Label Studio needs: its
+``LABEL_STUDIO_*`` settings (the admin's name, password and token on a first start, the data
+dir), empty Sentry DSNs (it otherwise calls out) and ``PYTHONUNBUFFERED``.
 """
 
 from __future__ import annotations
@@ -41,7 +50,11 @@ log = logging.getLogger(__name__)
 LABEL_STUDIO_VERSION = "1.23.2"
 DATABASE = "label_studio.sqlite3"
 _TEMPLATE_DONE = ".kedit-template-complete"
-_SCRUB = ("USERNAME", "PASSWORD", "PORT", "HOST", "LABEL_STUDIO_HOST", "LABEL_STUDIO_PORT")
+# what the child inherits from kedit's environment (see the module docs); nothing else
+INHERITED_ENV = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+                           "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "SYSTEMROOT"})
+INHERITED_PREFIXES = ("LC_", "XDG_")
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 
 
 def find_executable(version: str = LABEL_STUDIO_VERSION) -> Path:
@@ -80,9 +93,17 @@ def new_token() -> str:
     return secrets.token_hex(20)
 
 
+def inherited(name: str) -> bool:
+    """Whether the Label Studio child inherits kedit's variable ``name``: allow-listed and no secret's name."""
+    allowed = name in INHERITED_ENV or name.startswith(INHERITED_PREFIXES)
+    return allowed and not any(w in name.upper() for w in SECRET_WORDS)
+
+
 def server_env(*, username: str | None = None, password: str | None = None, token: str | None = None,
-               data_dir: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUB and not k.startswith("LABEL_STUDIO_")}
+               data_dir: Path | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a Label Studio child process: the allow-listed part of ``base`` (default:
+    ``os.environ``), then Label Studio's settings; the admin's credentials only when given."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if inherited(k)}
     env.update({
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",

@@ -32,6 +32,7 @@ from ..errors import KeditError
 from ..records import Condition, EditCase, read_cases, write_jsonl
 from ..records.manifest import write_manifest
 from .backends import generation_failed
+from .outputs import check_output, lock_for
 
 log = logging.getLogger(__name__)
 METRIC = "teacher_forced_exact_match_any_alias"
@@ -137,25 +138,39 @@ class FilterResult:
 
 def filter_cases(cases: Sequence[EditCase] | str | Path, model: str | torch.nn.Module = "smollm2-135m", tok=None, *,
                  out: str | Path | None = None, fmt: str | None = None, mark: bool = False, check_keep: bool = False,
-                 check_original: bool = True, device: str = "cpu") -> FilterResult:
+                 check_original: bool = True, device: str = "cpu", overwrite: bool = False,
+                 progress: bool = False) -> FilterResult:
     """Keep the probes whose prerequisite facts the base model knows (see the module docs).
 
     ``cases``: EditCases or a file; ``model``: a name ``load_model`` knows, or a loaded model with
     its ``tok``. With ``out`` the kept cases go there, the dropped ones beside it
-    (``<stem>.dropped.jsonl``), with a manifest.
+    (``<stem>.dropped.jsonl``), with a manifest; an existing ``out`` that this stage did not write
+    is refused unless ``overwrite``.
     """
-    from ..eval.asking import conditions_pass
-    from ..models.loading import fingerprint_of, load_model
+    from ..models.loading import check_device
 
+    if isinstance(model, str):
+        check_device(device)
     inp = None
     if isinstance(cases, (str, Path)):
         inp = Path(cases)
         if not inp.is_file():
             raise KeditError(f"input file not found: {inp}")
-        if out is not None and inp.resolve() == Path(out).resolve():
-            raise KeditError("--out must differ from --in (the generated file is kept as it is)")
         cases = read_cases(inp, fmt)  # validated before anything is written
     cases = list(cases)
+    if out is not None:
+        out = Path(out)
+        with lock_for(out):
+            check_output(out, "filter", inputs=[inp] if inp else [], overwrite=overwrite)
+            return _filter(cases, model, tok, inp, out, mark, check_keep, check_original, device, progress)
+    return _filter(cases, model, tok, inp, None, mark, check_keep, check_original, device, progress)
+
+
+def _filter(cases: list[EditCase], model, tok, inp: Path | None, out: Path | None, mark: bool, check_keep: bool,
+            check_original: bool, device: str, progress: bool) -> FilterResult:
+    from ..eval.asking import conditions_pass
+    from ..models.loading import fingerprint_of, load_model
+
     t0 = time.perf_counter()
     if isinstance(model, str):
         lm = load_model(model, device=device)
@@ -169,12 +184,11 @@ def filter_cases(cases: Sequence[EditCase] | str | Path, model: str | torch.nn.M
     conds = collect(cases, check_original, check_keep)
     t1 = time.perf_counter()
     with torch.inference_mode():
-        passed = conditions_pass(model, tok, conds) if conds else []
+        passed = conditions_pass(model, tok, conds, progress="filter" if progress else None) if conds else []
     ask_s = time.perf_counter() - t1
     known = {(c.prompt, c.answers): bool(v) for c, v in zip(conds, passed)}
     stamp = {"model": name, "metric": METRIC}
     kept, dropped, counts, case_counts = decide(cases, known, check_original, check_keep, stamp, mark)
-    out = Path(out) if out is not None else None
     figures = {"filter": {
         "model": name, "model_fingerprint": fingerprint, "metric": METRIC, "mode": "mark" if mark else "drop",
         "checks": {"original_fact": check_original, "conditions": True, "keep_answers": check_keep},

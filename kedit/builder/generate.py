@@ -29,7 +29,9 @@ from ..records import EditCase, Probe, read_cases, write_jsonl
 from ..records.jsonl import JsonlAppender, case_from_dict, drop_partial_line, iter_json_lines
 from ..records.manifest import write_manifest
 from ..settings import data_root
+from ..atomic import atomic_write
 from .backends import BACKENDS, Backend, generation_failed, make_probe, with_probes
+from .outputs import cases_digest, check_output, lock_for, mark_finished, mark_started, normalized
 
 log = logging.getLogger(__name__)
 
@@ -140,12 +142,14 @@ def make_backend(name: str, **options: Any) -> Backend:
 
 def generate(seeds: Sequence[EditCase] | str | Path, backend: str | Backend = "kg", *, out: str | Path | None = None,
              fmt: str | None = None, concurrency: int = 4, limit: int | None = None, commonsense: str | None = None,
-             neighbors: int = 1, dry_run: bool = False, **backend_options: Any) -> GenerateResult:
+             neighbors: int = 1, dry_run: bool = False, overwrite: bool = False, **backend_options: Any) -> GenerateResult:
     """Expand edit records into cases with candidate probes for every split.
 
     ``seeds``: EditCases or a file any registered format reads; ``backend``: a registered name
     (options as keywords) or a backend object. With ``out`` the cases are appended as they finish
-    (a rerun continues an interrupted one), then rewritten in seed order with a manifest beside them.
+    and a rerun with the same input and options continues an interrupted run; then they are
+    rewritten in seed order with a manifest beside them. An existing ``out`` that this stage did
+    not write from the same input and options is refused unless ``overwrite``.
     """
     if concurrency < 1:
         raise KeditError("--concurrency must be at least 1")
@@ -163,21 +167,42 @@ def generate(seeds: Sequence[EditCase] | str | Path, backend: str | Backend = "k
     if not seeds:
         raise KeditError(f"{inp or 'the seeds'} hold no edit records")
     items = load_commonsense(commonsense)
+    out = Path(out) if out is not None else None
+    if out is None:
+        return _generate(seeds, backend, inp, None, items, concurrency, neighbors, dry_run, backend_options, False)
+    with lock_for(out):
+        return _generate(seeds, backend, inp, out, items, concurrency, neighbors, dry_run, backend_options, overwrite,
+                         commonsense=commonsense)
+
+
+def _generate(seeds: list[EditCase], backend: str | Backend, inp: Path | None, out: Path | None, items, concurrency: int,
+              neighbors: int, dry_run: bool, options: dict[str, Any], overwrite: bool, commonsense: str | None = None
+              ) -> GenerateResult:
     if isinstance(backend, str):
         name = backend
-        backend = make_backend(name, dry_run=dry_run, concurrency=concurrency, **backend_options)
+        options = {**backend_options(name), **options}
+        backend = make_backend(name, dry_run=dry_run, concurrency=concurrency, **options)
     else:
         name = getattr(backend, "name", type(backend).__name__)
-        if backend_options:
+        if options:
             raise KeditError("backend options are given to a backend built already; pass its name instead, or build it with them")
-    backend.prepare(seeds)
-    out = Path(out) if out is not None else None
-    done = _done_cases(out) if out is not None else {}
+        options = {"object": type(backend).__qualname__}
+    # what a resumed run must share with the run it continues
+    identity = {"input_sha256": cases_digest(seeds), "backend": name, "options": options, "neighbors": neighbors,
+                "commonsense": commonsense}
+    resume = out is not None and check_output(out, "generate", inputs=[inp] if inp else [], overwrite=overwrite,
+                                              identity=identity)
+    done = _done_cases(out) if resume else {}
     todo = [(i, c) for i, c in enumerate(seeds) if c.case_id not in done]
     if dry_run:
         plan = {"backend": name, "seeds": len(seeds), "already_done": len(done), "to_do": len(todo),
                 **backend.plan([c for _, c in todo])}
         return GenerateResult([], {}, out=out, plan=plan)
+    backend.prepare(seeds)
+    if out is not None:
+        if not resume:  # new, or replaced with --overwrite: start from an empty file
+            atomic_write(out, "")
+        mark_started(out, "generate", identity)
     t0 = time.perf_counter()
     finished: dict[str, EditCase] = dict(done)
     if todo:
@@ -197,12 +222,14 @@ def generate(seeds: Sequence[EditCase] | str | Path, backend: str | Backend = "k
             "probes_per_split": split_counts(cases),
             "seconds": round(time.perf_counter() - t0, 3),
             "resumed_cases": len(done),
+            "identity": normalized(identity),
         }
     }
     mp = None
     if out is not None:
         write_jsonl(cases, out)  # seed order, whatever the completion order was
         mp = write_manifest(out, "generate", input_path=inp, figures=figures)
+        mark_finished(out)
     log.info("generate: %d cases, %d probes%s", len(cases), sum(len(c.probes) for c in cases), f" -> {out}" if out else "")
     return GenerateResult(cases, figures, failed, out, mp)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..cliargs import positive_int
 from ..errors import KeditError
 from ..records import Condition, EditCase
 from ..records.jsonl import iter_json_lines
@@ -142,7 +143,7 @@ class KGBackend:
     def add_arguments(cls, p) -> None:
         g = p.add_argument_group("kg backend")
         g.add_argument("--kg", default=None, metavar="DIR", help="knowledge-graph folder (default: data/kg)")
-        g.add_argument("--max-per-split", type=int, default=3, help="at most N probes per split and case (default 3)")
+        g.add_argument("--max-per-split", type=positive_int, default=3, help="at most N probes per split and case (default 3)")
 
     @classmethod
     def from_args(cls, args) -> "KGBackend":

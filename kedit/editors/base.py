@@ -64,6 +64,11 @@ class ParamSnapshot:
         for n, p in self._params.items():
             p.copy_(self._saved[n])
 
+    @torch.no_grad()
+    def nonfinite(self) -> list[str]:
+        """Names of the snapshotted parameters that now hold NaN or Inf."""
+        return [n for n, p in self._params.items() if not bool(torch.isfinite(p).all())]
+
 
 @dataclass
 class EditResult:
@@ -116,12 +121,18 @@ def device_of(model: nn.Module) -> torch.device:
 
 
 def timed_edit(editor: Editor, model, tok, requests, hp) -> EditResult:
-    """Run ``editor.edit`` and fill in wall time and peak memory (RSS on CPU, max allocated on CUDA)."""
+    """Run ``editor.edit`` and fill in wall time and peak memory (RSS on CPU, max allocated on CUDA).
+    An update that leaves NaN or Inf in a weight it changed is undone and raised as this edit's error."""
     from ..resources import PeakMemory
 
     with PeakMemory(device_of(model)) as mem:
         t0 = time.perf_counter()
         result = editor.edit(model, tok, requests, hp)
         result.seconds = time.perf_counter() - t0
+    bad = result.snapshot.nonfinite() if result.snapshot is not None else []
+    if bad:  # a diverged update is an error of this edit, never a silent 0.0
+        result.restore()
+        raise KeditError(f"{editor.name}: the update left NaN or Inf in {', '.join(bad[:3])}; the edit is undone "
+                         "(a smaller learning rate or step usually fixes this)")
     result.peak_memory_bytes = mem.peak
     return result

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import types
 import typing
 from pathlib import Path
@@ -169,13 +170,15 @@ def _coerce(hint: Any, value: Any) -> Any:
     if hint is float:
         if isinstance(value, bool):
             raise _Mismatch(describe(hint))
-        if isinstance(value, float):
-            return value
         if isinstance(value, (int, str)):  # YAML 1.1 reads "5e-4" as a string
             try:
-                return float(value)
-            except ValueError:
+                value = float(value)
+            except (ValueError, OverflowError):
                 raise _Mismatch(describe(hint)) from None
+        if isinstance(value, float):
+            if not math.isfinite(value):  # YAML's .nan / .inf: never a usable step size or radius
+                raise _Mismatch("a finite number")
+            return value
         raise _Mismatch(describe(hint))
     if hint is str:
         if isinstance(value, str):
@@ -207,14 +210,14 @@ def load_hparams(cls: type, editor: str, model=None, overrides: Mapping[str, Any
         values[key], sources[key] = value, source
 
     for f in hparams_files(editor, family_of(model) if model is not None else None):
-        data = yaml.safe_load(f.read_text()) or {}
+        data = _yaml(f.read_text(encoding="utf-8"), str(f)) or {}
         if not isinstance(data, dict):
             raise KeditError(f"{f}: expected a mapping of hyper-parameters")
         for k, v in data.items():
             put(k, v, str(f))
     for k, v in (overrides or {}).items():
         if isinstance(v, str) and hints.get(k) is not str:  # a string field keeps the text as written
-            v = yaml.safe_load(v)
+            v = _yaml(v, f"--hparam {editor}.{k}={v}")
         put(k, v, f"--hparam {editor}.{k}")
     try:
         hp = cls(**values)
@@ -225,6 +228,14 @@ def load_hparams(cls: type, editor: str, model=None, overrides: Mapping[str, Any
     if model is not None:
         check_layers(hp, editor, model, sources)
     return hp
+
+
+def _yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        problem = str(getattr(e, "problem", "") or e).strip()
+        raise KeditError(f"{source}: not valid YAML ({problem}); quote a string value, write lists as [1, 2]") from None
 
 
 def check_layers(hp, editor: str, model, sources: Mapping[str, str] | None = None) -> None:

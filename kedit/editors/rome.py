@@ -80,7 +80,7 @@ from .base import (
 from .hparams import HyperParams
 from .nethook import Trace, edit_output
 from ..models.loading import weights_fingerprint
-from .stats import layer_second_moment, well_conditioned
+from .stats import layer_second_moment, singularity, well_conditioned
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,10 @@ class ROME(Editor):
                 max_tokens=hp.mom2_max_tokens, dtype=hp.mom2_dtype, texts=texts, batch_tokens=hp.mom2_batch_tokens,
             )
             C, lam = well_conditioned(st.mom2, hp.mom2_rcond, hp.mom2_ridge)
+            if hp.mom2_ridge <= 0:
+                why = singularity(C, hp.mom2_rcond)
+                if why:  # every edit will refuse to solve with it (an error per case, the run goes on)
+                    info["covariance_singular"] = why
             C = C.to(device_of(model))
             info |= {"stats_cache_hit": st.cache_hit, "stats_tokens": st.n_tokens, "stats_texts": st.n_texts,
                      "stats_seconds": round(st.seconds, 2), "stats_tokens_per_s": round(st.tokens_per_s, 1), "ridge_lambda": lam}
@@ -196,6 +200,10 @@ class ROME(Editor):
         try:
             for req in requests:
                 t0 = time.perf_counter()
+                if state.info.get("covariance_singular"):
+                    raise KeditError(f"rome: the layer-{hp.layer} key covariance is singular ({state.info['covariance_singular']}) "
+                                     "and rome.mom2_ridge is 0, so the rank-one solve has no unique answer; set "
+                                     "rome.mom2_ridge > 0 (default 1e-4) or use more statistics samples")
                 info = apply_rome(model, tok, req, hp, state.templates, state.C)
                 info["seconds"] = round(time.perf_counter() - t0, 3)
                 per_request.append(info)

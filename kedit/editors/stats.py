@@ -338,25 +338,34 @@ def layer_second_moment(model: nn.Module, tok, layer: int, **kw) -> LayerStats:
 # conditioning
 
 
-def well_conditioned(C: torch.Tensor, rcond: float = 1e-10, ridge: float = 1e-4) -> tuple[torch.Tensor, float]:
-    """``(C + λI, λ)`` in float64, with ``λ = 0`` when ``C`` is safely positive definite.
+def singularity(C: torch.Tensor, rcond: float = 1e-10) -> str | None:
+    """Why ``C`` is singular or nearly so, or None when it is safely positive definite.
 
     ``C`` is judged by a float64 Cholesky factorisation ``C = L Lᵀ``: it fails, or its pivots spread
-    by more than ``1/rcond`` (``(max Lᵢᵢ / min Lᵢᵢ)²``, a lower bound on the condition number), when
-    ``C`` is singular or nearly so. Then ``λ = ridge · tr(C)/d`` (a fraction of the mean eigenvalue)
-    is added and a ``CovarianceWarning`` says so -- never a crash.
+    by more than ``1/rcond`` (``(max Lᵢᵢ / min Lᵢᵢ)²``, a lower bound on the condition number).
+    """
+    L, info = torch.linalg.cholesky_ex(C.to(torch.float64))
+    if int(info) != 0:
+        return f"it is not positive definite (Cholesky fails at pivot {int(info)})"
+    diag = L.diagonal()
+    spread = float((diag.max() / diag.min()) ** 2) if float(diag.min()) > 0 else float("inf")
+    if spread * rcond < 1:
+        return None
+    return f"its Cholesky pivots spread by {spread:.2e} (condition number at least that)"
+
+
+def well_conditioned(C: torch.Tensor, rcond: float = 1e-10, ridge: float = 1e-4) -> tuple[torch.Tensor, float]:
+    """``(C + λI, λ)`` in float64, with ``λ = 0`` when ``C`` is safely positive definite (``singularity``).
+
+    Otherwise ``λ = ridge · tr(C)/d`` (a fraction of the mean eigenvalue) is added and a
+    ``CovarianceWarning`` says so -- never a crash. With ``ridge <= 0`` nothing is added: ``C`` comes
+    back as it is, and an editor must not solve with it (``singularity`` tells it why).
     """
     C = C.to(torch.float64)  # (d, d)
     d = C.shape[0]
-    L, info = torch.linalg.cholesky_ex(C)
-    if int(info) == 0:
-        diag = L.diagonal()
-        spread = float((diag.max() / diag.min()) ** 2) if float(diag.min()) > 0 else float("inf")
-        if spread * rcond < 1:
-            return C, 0.0
-        why = f"its Cholesky pivots spread by {spread:.2e} (condition number at least that)"
-    else:
-        why = f"it is not positive definite (Cholesky fails at pivot {int(info)})"
+    why = singularity(C, rcond)
+    if why is None or ridge <= 0:
+        return C, 0.0
     lam = ridge * float(C.diagonal().mean())
     if lam <= 0:
         lam = ridge

@@ -21,8 +21,10 @@ def gen_length(tok, probe: Probe) -> int:
     return min(MAX_GEN_TOKENS, max(len(t) for t in encode_targets(tok, probe.answers)))
 
 
-def ask(model, tok, probes: Sequence[Probe], prompts: Sequence[str] | None = None, generate: bool = True) -> list[Answers]:
-    """Answers of the model to each probe; ``prompts`` overrides the probe prompts (in-context editors)."""
+def ask(model, tok, probes: Sequence[Probe], prompts: Sequence[str] | None = None, generate: bool = True,
+        progress: str | None = None) -> list[Answers]:
+    """Answers of the model to each probe; ``prompts`` overrides the probe prompts (in-context editors);
+    ``progress`` names a progress bar over the batches."""
     prompts = list(prompts) if prompts is not None else [p.prompt for p in probes]
     pairs: list[tuple[str, str]] = []
     slots: list[dict] = []
@@ -38,10 +40,10 @@ def ask(model, tok, probes: Sequence[Probe], prompts: Sequence[str] | None = Non
                 slot["foil"] = len(pairs)
                 pairs.append((prompt, probe.foil))
         slots.append(slot)
-    scores = teacher_forced(model, tok, pairs)
+    scores = teacher_forced(model, tok, pairs, progress=progress)
     gen_idx = [i for i, p in enumerate(probes) if not p.choices] if generate else []
     gens = greedy(model, tok, [prompts[i] for i in gen_idx], [gen_length(tok, probes[i]) for i in gen_idx],
-                  forced=[greedy_prefix(scores[slots[i]["answer"]]) for i in gen_idx])
+                  forced=[greedy_prefix(scores[slots[i]["answer"]]) for i in gen_idx], progress=progress)
     out = []
     for slot in slots:
         out.append(
@@ -57,10 +59,10 @@ def ask(model, tok, probes: Sequence[Probe], prompts: Sequence[str] | None = Non
     return out
 
 
-def conditions_pass(model, tok, conditions: Sequence[Condition]) -> list[bool]:
+def conditions_pass(model, tok, conditions: Sequence[Condition], progress: str | None = None) -> list[bool]:
     """Does the (unedited) model know each condition: teacher-forced exact match of any alias."""
     pairs = [(c.prompt, a) for c in conditions for a in c.answers]
-    scores = iter(teacher_forced(model, tok, pairs))
+    scores = iter(teacher_forced(model, tok, pairs, progress=progress))
     return [any([next(scores).exact for _ in c.answers]) for c in conditions]
 
 

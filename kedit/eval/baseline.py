@@ -58,7 +58,7 @@ def _answers_from(d: dict) -> Answers:
     )
 
 
-def compute_baseline(model, tok, cases: Sequence[EditCase], fingerprint: str) -> Baseline:
+def compute_baseline(model, tok, cases: Sequence[EditCase], fingerprint: str, progress: bool = False) -> Baseline:
     import time
 
     key = baseline_key(fingerprint, cases)
@@ -75,9 +75,10 @@ def compute_baseline(model, tok, cases: Sequence[EditCase], fingerprint: str) ->
     t0 = time.perf_counter()
     keys = [(c.case_id, i) for c in cases for i in range(len(c.probes))]
     probes = [p for c in cases for p in c.probes]
-    answers = ask(model, tok, probes)
+    bar = "unedited baseline" if progress else None
+    answers = ask(model, tok, probes, progress=bar)
     conds = [x for p in probes for x in p.conditions]
-    passed = iter(conditions_pass(model, tok, conds))
+    passed = iter(conditions_pass(model, tok, conds, progress=bar))
     executed = [all([next(passed) for _ in p.conditions]) for p in probes]
     base = Baseline(dict(zip(keys, answers)), dict(zip(keys, executed)), seconds=time.perf_counter() - t0)
     atomic_write(path, json.dumps({

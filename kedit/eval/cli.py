@@ -1,49 +1,179 @@
-"""``keval run`` and ``keval report``: typed errors print one line, no traceback."""
+"""``keval run | report | ls``: parse, call the Python API, print. Typed errors print one line, no
+traceback; an interrupted run says how to resume."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from pathlib import Path
+from typing import Any
 
+from .. import __version__
+from ..cliargs import HelpFormatter, non_negative_int, positive_int
 from ..errors import KeditError
+from ..redact import install_log_redaction, redact
+
+MODES = ("single", "batch", "sequential")  # kedit.eval.run.MODES, without importing torch for --help
+LS_KINDS = ("editors", "formats", "metrics", "models", "backends")
+
+RUN_EXAMPLES = """examples:
+  keval run --model smollm2-135m --bench data/demo/bench.jsonl --editors rome,ft-l,ike --out runs/demo
+  keval run --model gpt2-xl --bench zsre_mend_eval.json --editors rome --mode batch --batch-size 100 --out runs/zsre
+  keval run --config run.yaml --limit 20          # flags override the YAML file's keys
+  keval run ... --hparam rome.layer=5 --weights portability=2,locality=1
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="keval", description="Evaluate knowledge editors on a benchmark.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="edit, score and report")
-    r.add_argument("--model", required=True, help="built-in name (smollm2-135m), local folder or Hub id")
-    r.add_argument("--bench", required=True, help="kedit JSONL, or EasyEdit / ROME CounterFact JSON")
-    r.add_argument("--format", dest="fmt", default=None, help="benchmark format (detected if omitted)")
-    r.add_argument("--editors", required=True, help="comma-separated, e.g. ft-l,rome,ike")
-    r.add_argument("--mode", default="single", help="single | batch | sequential")
-    r.add_argument("--out", required=True, help="run folder (an interrupted run resumes from it)")
-    r.add_argument("--limit", type=int, default=None, help="run the first N cases")
-    r.add_argument("--weights", default=None, help="ranking weights, e.g. portability=2,locality=1")
-    r.add_argument("--batch-size", type=int, default=10, help="edits per batch in batch mode")
-    r.add_argument("--every", type=int, default=0, help="sequential: score every K edits (default: ~10 points)")
-    r.add_argument("--hparam", action="append", default=[], metavar="EDITOR.KEY=VALUE", help="override a hyper-parameter")
-    r.add_argument("--device", default="cpu")
-    r.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    fmt = HelpFormatter
+    ap = argparse.ArgumentParser(prog="keval", description="Evaluate knowledge editors on a benchmark.", formatter_class=fmt,
+                                 epilog="run `keval COMMAND --help` for a command's options and examples")
+    ap.add_argument("--version", action="version", version=f"kedit {__version__}")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    r = sub.add_parser("run", help="edit, score and report", formatter_class=fmt, epilog=RUN_EXAMPLES,
+                       description="Run each editor on every case of a benchmark and score every probe.")
+    r.add_argument("--config", metavar="FILE", help="YAML with the same keys as these options (model, bench, editors, "
+                   "mode, out, hparams: {rome: {layer: 5}}, ...); options given here override it")
+    r.add_argument("--model", help="built-in name (smollm2-135m), local folder or Hub id (gpt2-xl, meta-llama/Llama-2-7b-hf)")
+    r.add_argument("--bench", help="kedit JSONL, an exported dataset folder, or any registered format (keval ls formats)")
+    r.add_argument("--format", dest="fmt", help="benchmark format (default: detected from the first record)")
+    r.add_argument("--editors", help="comma-separated registered names, e.g. ft-l,rome,ike (keval ls editors)")
+    r.add_argument("--mode", default="single", metavar="{" + ",".join(MODES) + "}", help="single: edit, score, restore; batch: --batch-size "
+                   "edits at once; sequential: edits accumulate")
+    r.add_argument("--out", help="run folder (an interrupted run resumes from it)")
+    r.add_argument("--limit", type=positive_int, help="run the first N cases")
+    r.add_argument("--weights", help="ranking weights, e.g. portability=2,locality=1 (keys left out keep weight 1)")
+    r.add_argument("--batch-size", type=positive_int, default=10, help="edits per batch in batch mode")
+    r.add_argument("--every", type=non_negative_int, default=0, help="sequential: score every K edits (0: about ten points)")
+    r.add_argument("--hparam", action="append", default=[], metavar="EDITOR.KEY=VALUE", help="override a hyper-parameter (repeatable)")
+    r.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    r.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's)")
     r.add_argument("--no-generate", action="store_true", help="skip greedy-generation metrics (faster)")
-    p = sub.add_parser("report", help="reprint a finished run")
-    p.add_argument("dir")
-    p.add_argument("--weights", default=None)
+    _verbosity(r)
+    p = sub.add_parser("report", help="reprint a run's summary, with other ranking weights if asked", formatter_class=fmt,
+                       epilog="examples:\n  keval report runs/demo\n  keval report runs/demo --weights portability=2,locality=1",
+                       description="Print the summary of a run folder (finished or interrupted). With --weights the "
+                       "ranking is recomputed and written to ranking-<weights>.json beside the run's own files, which "
+                       "stay as the run wrote them.")
+    p.add_argument("dir", help="a keval run folder")
+    p.add_argument("--weights", help="ranking weights, e.g. portability=2,locality=1 (keys left out keep weight 1)")
+    _verbosity(p)
+    ls = sub.add_parser("ls", help="list editors, formats, metrics, models or backends", formatter_class=fmt,
+                        epilog="examples:\n  keval ls editors\n  keval ls formats")
+    ls.add_argument("kind", choices=LS_KINDS)
     return ap
 
 
+def _verbosity(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
+    g.add_argument("-q", "--quiet", action="store_true", help="only errors: no warnings, no progress bars")
+
+
+def _config_file(parser: argparse.ArgumentParser, run_parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; a ``--config`` YAML supplies defaults that the command line overrides."""
+    args = parser.parse_args(argv)
+    if args.cmd != "run":
+        return args
+    hparams: dict[str, dict[str, Any]] = {}
+    if args.config:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise KeditError(f"--config {args.config}: cannot read it as YAML ({e.__class__.__name__}: "
+                             f"{' '.join(str(e).split())})") from None
+        if not isinstance(data, dict):
+            raise KeditError(f"--config {args.config}: expected a mapping of option names to values")
+        dests = {a.dest for a in run_parser._actions if a.dest not in ("help", "config")} | {"format", "hparams"}
+        defaults = {}
+        for key, value in data.items():
+            dest = str(key).replace("-", "_")
+            if dest not in dests:
+                from ..errors import UnknownNameError
+
+                raise UnknownNameError(f"key of --config {args.config}", str(key), sorted(dests))
+            if dest == "hparams":
+                if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                    raise KeditError(f"--config {args.config}: hparams must map editors to their keys, "
+                                     "e.g. hparams: {rome: {layer: 5}}")
+                hparams = {str(ed): dict(kv) for ed, kv in value.items()}
+                continue
+            if dest == "editors" and isinstance(value, list):
+                value = ",".join(map(str, value))
+            if dest == "hparam" and isinstance(value, list):
+                value = [str(v) for v in value]
+            defaults["fmt" if dest == "format" else dest] = value
+        run_parser.set_defaults(**defaults)
+        args = parser.parse_args(argv)  # the command line wins over the file
+    for opt in ("model", "bench", "editors", "out"):
+        if not getattr(args, opt):
+            raise KeditError(f"--{opt} is required (on the command line or as '{opt}:' in --config)")
+    if args.mode not in MODES:
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("mode", args.mode, MODES)
+    args.hparams_from_config = hparams
+    return args
+
+
+def _summary(doc: str | None, limit: int = 110) -> str:
+    """The first paragraph of a docstring on one line, cut on a word boundary."""
+    para = " ".join((doc or "").strip().split("\n\n")[0].split())
+    return para if len(para) <= limit else para[: para.rfind(" ", 0, limit)] + " ..."
+
+
+def _ls(kind: str) -> str:
+    rows: list[tuple[str, str]] = []
+    if kind == "editors":
+        from ..editors import EDITORS
+
+        for name, cls in EDITORS.items():
+            kinds = "in-context" if cls.in_context else ("batches natively" if cls.supports_batch else "batch: one by one")
+            rows.append((name, f"{_summary(sys.modules[cls.__module__].__doc__ or cls.__doc__)} "
+                               f"[modes: single, batch, sequential; {kinds}]"))
+    elif kind == "formats":
+        from ..records import FORMATS
+
+        rows = [(name, getattr(f, "description", "") or _summary(f.read.__doc__)) for name, f in FORMATS.items()]
+    elif kind == "metrics":
+        from .metrics import METRICS
+
+        rows = [(name, f"{m.description} ({'higher' if m.higher_is_better else 'lower'} is better)") for name, m in METRICS.items()]
+    elif kind == "models":
+        from ..models import BUILTINS
+
+        rows = [(name, _summary(fn.__doc__)) for name, fn in BUILTINS.items()]
+        rows.append(("<folder>", "a local Hugging Face model folder"))
+        rows.append(("<hub id>", "a Hugging Face Hub id, e.g. gpt2-xl or meta-llama/Llama-2-7b-hf (needs a network)"))
+    else:
+        from ..builder import BACKENDS
+
+        rows = [(name, _summary(cls.__doc__ or sys.modules[cls.__module__].__doc__)) for name, cls in BACKENDS.items()]
+    width = max(len(n) for n, _ in rows)
+    return "\n".join(f"{n:{width}s}  {d}" for n, d in rows)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="keval: %(message)s")
+    parser = _parser()
+    run_parser = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = _config_file(parser, run_parser, argv)
+        quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+        logging.basicConfig(level=logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING,
+                            format="keval: %(message)s")
+        install_log_redaction()
+        if args.cmd == "ls":
+            print(_ls(args.kind))
+            return 0
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-        from pathlib import Path
-
-        from .run import RunConfig, run, write_outputs
+        from .run import RunConfig, load_report, run, write_ranking
 
         if args.cmd == "run":
             import torch
@@ -52,12 +182,15 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.threads:
                 torch.set_num_threads(args.threads)
+            hparams = args.hparams_from_config
+            for ed, kv in parse_overrides(args.hparam).items():
+                hparams.setdefault(ed, {}).update(kv)
             cfg = RunConfig(
                 model=args.model, bench=args.bench, fmt=args.fmt,
-                editors=[e.strip() for e in args.editors.split(",") if e.strip()],
+                editors=[e.strip() for e in str(args.editors).split(",") if e.strip()],
                 mode=args.mode, out=args.out, limit=args.limit, weights=args.weights,
-                batch_size=args.batch_size, every=args.every, hparams=parse_overrides(args.hparam),
-                device=args.device, generate=not args.no_generate,
+                batch_size=args.batch_size, every=args.every, hparams=hparams,
+                device=args.device, generate=not args.no_generate, progress=not quiet,
             )
             rep = run(cfg)
             print((rep.out / "summary.md").read_text())
@@ -65,10 +198,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{len(rep.failed)} case result(s) failed (errors in {rep.out / 'cases.jsonl'})")
             print(f"run folder: {rep.out}")
         else:
-            print(write_outputs(Path(args.dir), args.weights))
+            rep = load_report(Path(args.dir), args.weights)
+            print(rep.markdown())
+            if args.weights:
+                print(f"ranking with these weights: {write_ranking(rep)}")
         return 0
     except KeditError as e:
-        print(f"keval: error: {e}", file=sys.stderr)
+        print(f"keval: error: {redact(str(e))}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path that cannot be read or written: name it, no traceback
+        print(f"keval: error: {e.filename or ''}: {redact(str(e.strerror or e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("keval: interrupted; rerun the same command to resume", file=sys.stderr)

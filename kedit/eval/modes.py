@@ -63,14 +63,14 @@ def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[
                 todo.append(p)
                 keys.append((c.case_id, i))
             else:
-                out[c.case_id].append(ProbeResult(i, p.split, p.expect, executed=False))
+                out[c.case_id].append(ProbeResult(i, p.split, p.expect, executed=False, prompt=p.prompt, answers=p.answers))
     prompts = [p.prompt for p in todo]
     if wrap is not None:
         prompts = wrap(prompts)
     answers = ask(ctx.model, ctx.tok, todo, prompts, generate=ctx.generate)
     for (cid, i), probe, post in zip(keys, todo, answers):
         metrics = probe_values(probe, post, ctx.baseline.answers[(cid, i)])
-        out[cid].append(ProbeResult(i, probe.split, probe.expect, True, metrics, post.generated))
+        out[cid].append(ProbeResult(i, probe.split, probe.expect, True, metrics, post.generated, probe.prompt, probe.answers))
     for cid in out:
         out[cid].sort(key=lambda r: r.index)
     return out

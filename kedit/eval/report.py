@@ -143,11 +143,48 @@ def ranking(rows: list[SummaryRow], weights: Mapping[str, float]) -> list[Ranked
     return sorted(out, key=lambda r: -r.score)
 
 
-def markdown(rows: list[SummaryRow], ranked: list[Ranked], weights: Mapping[str, float]) -> str:
+def _unit(metric: str, value: float) -> str:
+    """Efficiency figures in units a reader takes in at a glance (never 3.56e-06)."""
+    if metric.endswith("_seconds") or metric.startswith("seconds"):
+        if value >= 1:
+            return f"{value:.1f} s"
+        return f"{value * 1000:.0f} ms" if value >= 0.0005 else "< 1 ms"
+    if metric.endswith("_mb"):
+        return f"{value:,.0f} MB"
+    return f"{value:g}"
+
+
+def headline(rows: list[SummaryRow]) -> list[str]:
+    """The wide table: editor x split, each split's headline metric post-edit with the unedited
+    model's value in brackets and the number of executed probes."""
     lines = []
+    for mode in sorted({r.mode for r in rows}):
+        splits = [s for s in SPLITS if any(r.split == s and r.mode == mode for r in rows)]
+        by = {(r.editor, r.split, r.metric): r for r in rows if r.mode == mode}
+        lines.append(f"### {mode}: {', '.join(sorted({primary_metric(s) for s in splits}))} post-edit (unedited), n executed\n")
+        lines.append("| editor | " + " | ".join(splits) + " | failed cases |")
+        lines.append("|---|" + "---|" * (len(splits) + 1))
+        for ed in sorted({r.editor for r in rows if r.mode == mode}):
+            cells = []
+            for split in splits:
+                r, pre = by.get((ed, split, primary_metric(split))), by.get((ed, split, primary_metric(split) + ".pre"))
+                if r is None:
+                    cells.append("")
+                elif not r.n_executed:
+                    cells.append(f"not executed ({r.n_not_executed})")
+                else:
+                    cells.append(f"{r.value:.3f}" + (f" ({pre.value:.3f})" if pre else "") + f", {r.n_executed}")
+            failed = by.get((ed, "efficiency", "n_failed"))
+            lines.append(f"| {ed} | " + " | ".join(cells) + f" | {int(failed.value) if failed else 0} |")
+        lines.append("")
+    return lines
+
+
+def markdown(rows: list[SummaryRow], ranked: list[Ranked], weights: Mapping[str, float]) -> str:
+    lines = headline(rows)
     metrics = [m for m in METRICS.names() if any(r.metric == m for r in rows)]
     for mode in sorted({r.mode for r in rows}):
-        lines.append(f"### mode: {mode}\n")
+        lines.append(f"### mode: {mode}, every metric\n")
         lines.append("| editor | split | " + " | ".join(f"{m} post (pre)" for m in metrics) + " | executed | not executed |")
         lines.append("|---|---|" + "---|" * (len(metrics) + 2))
         by = {(r.editor, r.split, r.metric): r for r in rows if r.mode == mode}
@@ -167,7 +204,8 @@ def markdown(rows: list[SummaryRow], ranked: list[Ranked], weights: Mapping[str,
                     lines.append(f"| {ed} | {split} | " + " | ".join(cells) + f" | {n_exec} | {n_not} |")
             eff = [r for r in rows if r.mode == mode and r.editor == ed and r.split == "efficiency"]
             if eff:
-                lines.append(f"| {ed} | efficiency | " + "; ".join(f"{r.metric} {r.value:.3g}" for r in eff) + " |" + " |" * (len(metrics) + 1))
+                lines.append(f"| {ed} | efficiency | " + "; ".join(f"{r.metric} {_unit(r.metric, r.value)}" for r in eff)
+                             + " |" + " |" * (len(metrics) + 1))
         lines.append("")
     lines.append("### ranking\n")
     lines.append("weights: " + ", ".join(f"{k}={v:g}" for k, v in weights.items()) + "\n")

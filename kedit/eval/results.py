@@ -1,7 +1,8 @@
 """Typed, versioned results of a keval run: one ``CaseResult`` per (editor, mode, case).
 
 Each line of a run's ``cases.jsonl`` is ``CaseResult.to_dict()``, tagged ``"schema":
-"kedit.result/1"``; ``config.json`` is tagged ``"schema": "kedit.run/1"`` and names the kedit
+"kedit.result/1"``: per probe its prompt, gold answers, post-edit generation and every metric
+(pre and post), so why a probe failed can be read off the file; ``config.json`` is tagged ``"schema": "kedit.run/1"`` and names the kedit
 version that wrote it. ``read_results`` is the one reader, for old and new runs: lines written
 before the schema tag (kedit 0.1.0, same shape) read as version 1; a run written by a newer kedit
 is refused with the version that wrote it.
@@ -35,9 +36,13 @@ class ProbeResult:
     executed: bool
     metrics: Mapping[str, MetricValue] = field(default_factory=dict)
     generated: str | None = None  # the post-edit greedy continuation
+    prompt: str | None = None  # the probe's question, and its gold answer(s): why a probe failed can be read off
+    answers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "split": self.split, "expect": self.expect, "executed": self.executed}
+        if self.prompt is not None:
+            d["prompt"], d["answers"] = self.prompt, list(self.answers)
         if self.executed:
             d["metrics"] = {m: {"pre": v.pre, "post": v.post} for m, v in self.metrics.items()}
         if self.generated is not None:
@@ -48,7 +53,7 @@ class ProbeResult:
     def from_dict(cls, d: Mapping[str, Any]) -> "ProbeResult":
         return cls(index=int(d["index"]), split=d["split"], expect=d["expect"], executed=bool(d["executed"]),
                    metrics={m: MetricValue(v["post"], v.get("pre")) for m, v in (d.get("metrics") or {}).items()},
-                   generated=d.get("generated"))
+                   generated=d.get("generated"), prompt=d.get("prompt"), answers=tuple(d.get("answers") or ()))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from .. import __version__
-from ..atomic import FolderLock, atomic_write, atomic_write_json
+from ..atomic import FolderLock, atomic_open, atomic_write, atomic_write_json
 from ..editors import EDITORS, load_hparams
 from ..errors import KeditError, UnknownNameError
 from ..records import EditCase, read_cases
@@ -54,6 +54,7 @@ class RunConfig:
     device: str = "cpu"
     generate: bool = True
     seed: int = 0
+    progress: bool = True  # progress bars (keval -q turns them off)
 
 
 @dataclass
@@ -190,7 +191,7 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
         prior = read_results(out / "cases.jsonl", old.get("kedit"))
         done = {r.key for r in prior if not r.failed}
         log.warning("resuming the run in %s (%d case results already done)", out, len(done))
-    base = compute_baseline(model, tok, cases, resolved["model_fingerprint"])
+    base = compute_baseline(model, tok, cases, resolved["model_fingerprint"], progress=progress)
     resolved["baseline"] = {"cache_hit": base.cache_hit, "seconds": base.seconds}
     ctx = Context(model, tok, base, resolved["generate"], progress)
     for k in ("editor_hparams", "precompute_seconds", "precompute"):
@@ -218,8 +219,9 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
                 run_single(editor, hp, ctx, todo, sinks.case)
             elif mode == "batch":
                 run_batch(editor, hp, ctx, todo, sinks.case, resolved["batch_size"])
-            else:  # a sequence cannot resume half-way: it is run whole
+            else:  # a sequence cannot resume half-way: it is run whole, its earlier decay points dropped
                 every = resolved["every"] or max(1, len(cases) // 10)
+                sinks.restart_decay(name)
                 run_sequential(editor, hp, ctx, cases, sinks.case, every, sinks.decay)
     if out is not None:
         write_outputs(out, resolved.get("weights"))
@@ -239,6 +241,7 @@ class _Sinks:
     def __enter__(self) -> "_Sinks":
         if self.out is not None:
             drop_partial_line(self.out / "cases.jsonl")
+            drop_partial_line(self.out / "decay.csv")  # a row cut short by a killed run
             self._cases = JsonlAppender(self.out / "cases.jsonl")
             self._decay_fh = (self.out / "decay.csv").open("a", newline="")
             self._dw = csv.DictWriter(self._decay_fh, DECAY_COLUMNS)
@@ -250,6 +253,22 @@ class _Sinks:
         self.results.append(r)
         if self._cases is not None:
             self._cases.write(r.to_dict())
+
+    def restart_decay(self, editor: str) -> None:
+        """A sequence run again (a resumed run) replaces its decay points: drop the editor's rows."""
+        self.decay_points[:] = [p for p in self.decay_points if p.editor != editor]
+        if self._decay_fh is None:
+            return
+        self._decay_fh.close()
+        path = self.out / "decay.csv"
+        with path.open(newline="") as fh:
+            keep = [row for row in csv.DictReader(fh) if row.get("editor") != editor]
+        with atomic_open(path, newline="") as fh:
+            w = csv.DictWriter(fh, DECAY_COLUMNS)
+            w.writeheader()
+            w.writerows(keep)
+        self._decay_fh = path.open("a", newline="")
+        self._dw = csv.DictWriter(self._decay_fh, DECAY_COLUMNS)
 
     def decay(self, p: DecayPoint) -> None:
         self.decay_points.append(p)
@@ -298,12 +317,25 @@ def write_outputs(out: Path, weights: str | None = None) -> str:
     return md
 
 
+def write_ranking(rep: Report) -> Path:
+    """``ranking-<weights>.json`` beside a run's own ``ranking.json``, which stays as the run wrote it."""
+    if rep.out is None:
+        raise KeditError("this report has no run folder to write into")
+    slug = "-".join(f"{k}{v:g}" for k, v in rep.weights.items())
+    path = rep.out / f"ranking-{slug}.json"
+    atomic_write_json(path, {"weights": rep.weights, "ranking": [dataclasses.asdict(r) for r in rep.ranking]})
+    return path
+
+
 def run(cfg: RunConfig) -> Report:
     """``keval run``: everything is checked before the model loads, and the run folder is created
     only once the settings and the benchmark are valid."""
     check_settings(cfg.editors, cfg.mode, cfg.hparams, cfg.weights, cfg.batch_size, cfg.every)
     if cfg.limit is not None and cfg.limit < 1:
         raise KeditError(f"--limit must be at least 1, got {cfg.limit}")
+    from ..models.loading import check_device
+
+    check_device(cfg.device)
     torch.manual_seed(cfg.seed)
     cases = read_cases(cfg.bench, cfg.fmt)
     if cfg.limit:
@@ -318,4 +350,4 @@ def run(cfg: RunConfig) -> Report:
               "device": cfg.device, "seed": cfg.seed, "model_load_seconds": time.perf_counter() - t0}
     return evaluate(lm.model, lm.tokenizer, cases, cfg.editors, cfg.mode, hparams=cfg.hparams, batch_size=cfg.batch_size,
                     every=cfg.every, generate=cfg.generate, weights=cfg.weights, out=cfg.out, fingerprint=lm.fingerprint,
-                    config=config)
+                    progress=cfg.progress, config=config)

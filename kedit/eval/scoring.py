@@ -51,6 +51,15 @@ def _batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
     return length_batches(lengths, batch_tokens, MAX_BATCH)
 
 
+def _bar(batches: list[list[int]], desc: str | None, kind: str):
+    """``batches`` with a progress bar (ETA) named ``desc: kind`` when ``desc`` is given."""
+    if desc is None or len(batches) < 2:
+        return batches
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc=f"{desc}: {kind}", unit="batch", leave=False)
+
+
 @torch.no_grad()
 def teacher_forced(
     model: nn.Module,
@@ -58,6 +67,7 @@ def teacher_forced(
     pairs: Sequence[tuple[str, str]],
     batch_tokens: int = DEFAULT_BATCH_TOKENS,
     prompt_ids: dict[str, list[int]] | None = None,
+    progress: str | None = None,
 ) -> list[TargetScore]:
     """Score each target after its prompt. Returns one TargetScore per pair, in order."""
     if not pairs:
@@ -89,7 +99,7 @@ def teacher_forced(
     body = model.base_model  # the transformer up to its final norm; the LM head is applied by hand
     device = next(model.parameters()).device
     out: dict[tuple[str, str], TargetScore] = {}
-    for batch in _batches([len(s) for s in seqs], batch_tokens):
+    for batch in _bar(_batches([len(s) for s in seqs], batch_tokens), progress, "teacher-forced"):
         ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))
         hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state  # (B, T, d)
         rows, cols = target_positions([len(ids_of[computed[i][0]]) for i in batch], [len(targets[computed[i]]) for i in batch])
@@ -128,6 +138,7 @@ def greedy(
     max_new_tokens: Sequence[int] | int,
     batch_tokens: int = DEFAULT_BATCH_TOKENS,
     forced: Sequence[Sequence[int]] | None = None,
+    progress: str | None = None,
 ) -> list[tuple[int, ...]]:
     """Greedy continuations (token ids, without the prompt); batched by length with a KV cache.
 
@@ -154,7 +165,7 @@ def greedy(
     device = next(model.parameters()).device
     seqs = [enc[p] + list(f) for p, _, f in todo]
     lengths = [len(s) + n - len(f) for s, (_, n, f) in zip(seqs, todo)]
-    for batch in _batches(lengths, batch_tokens):
+    for batch in _bar(_batches(lengths, batch_tokens), progress, "greedy"):
         n_new = max(todo[i][1] - len(todo[i][2]) for i in batch)
         ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok), left=True)
         gen = model.generate(

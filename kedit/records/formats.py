@@ -7,14 +7,13 @@ by ``kedit.records``), third-party ones through the ``kedit.formats`` entry-poin
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import KeditError, RecordError
 from ..registry import Registry
-from .jsonl import read_jsonl
+from .jsonl import JSON_WS, decode_json, decode_text, parse_json, printable, read_jsonl
 from .schema import SCHEMA, EditCase
 
 
@@ -23,40 +22,66 @@ class Format:
     name: str
     read: Callable[[Path], list[EditCase]]
     detect: Callable[[Any], bool]  # gets the first record (a dict)
+    description: str = ""  # one line for `keval ls formats`
 
 
 FORMATS: Registry[Format] = Registry("format", "Pass one of them with --format.", entry_points="kedit.formats")
 
 
-def register_format(name: str, detect: Callable[[Any], bool]):
+def register_format(name: str, detect: Callable[[Any], bool], description: str = ""):
     def deco(read: Callable[[Path], list[EditCase]]):
-        FORMATS.register(name)(Format(name, read, detect))
+        FORMATS.register(name)(Format(name, read, detect, description or " ".join((read.__doc__ or "").split())))
         return read
 
     return deco
 
 
 def first_record(path: Path) -> Any:
-    """The first record of a JSON array or JSON Lines file, without parsing the rest of the file."""
-    with path.open(encoding="utf-8") as fh:
-        text = fh.read(1 << 20)
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("["):
-            body = stripped[1:].lstrip()
-            if body.startswith("]"):
+    """The first record of a JSON array or JSON Lines file, read without reading the rest of the file.
+
+    The file is read in growing chunks (1 MiB, then doubling) until its first line (JSON Lines) or the
+    first element of its array parses, or the file ends: a huge file costs only its first record."""
+    with path.open("rb") as fh:
+        buf = b""
+        while True:
+            more = fh.read(max(1 << 20, len(buf)))
+            buf += more
+            done = not more
+            text = _decode_prefix(buf, path, final=done)
+            start = len(text) - len(text.lstrip(JSON_WS))
+            if start == len(text):  # blank so far
+                if done:
+                    return None
+                continue
+            line = text.count("\n", 0, start) + 1
+            if text[start] != "[":  # JSON Lines: its first non-blank line
+                end = text.find("\n", start)
+                if end < 0 and not done:
+                    continue
+                return parse_json(text[start:end if end >= 0 else len(text)], path, line, "<first record>")
+            pos = len(text) - len(text[start + 1:].lstrip(JSON_WS))
+            if text.startswith("]", pos):
                 return None
-            rec, _ = json.JSONDecoder().raw_decode(body)
-            return rec
-        for line in text.splitlines():
-            if line.strip():
-                return json.loads(line)
-    except json.JSONDecodeError as e:
-        raise RecordError(path, None, "<first record>", f"not valid JSON ({e.msg})") from None
-    return None
+            try:
+                return decode_json(text, path, 1, pos, "<first record>")[0]
+            except RecordError:
+                if done:
+                    raise
 
 
-@register_format("kedit", detect=lambda r: isinstance(r, dict) and r.get("schema") == SCHEMA)
+def _decode_prefix(raw: bytes, path: Path, final: bool) -> str:
+    """``raw`` through ``decode_text``; unless ``final``, a UTF-8 sequence cut by the chunk's end is left off."""
+    if not final:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if e.end == len(raw) and e.reason == "unexpected end of data":
+                raw = raw[:e.start]
+    return decode_text(raw, path)
+
+
+@register_format("kedit", detect=lambda r: isinstance(r, dict) and r.get("schema") == SCHEMA,
+                 description="kedit JSON Lines (kedit.case/1): one EditCase per line, every split and its conditions")
 def _read_kedit(path: Path) -> list[EditCase]:
     return read_jsonl(path)
 
@@ -80,7 +105,9 @@ def read_cases(path: str | Path, fmt: str | None = None) -> list[EditCase]:
         f = FORMATS.get(name)
         if f.detect(rec):
             return f.read(path)
+    keys = sorted(rec) if isinstance(rec, dict) else []
+    shown = f"keys: {printable(', '.join(keys[:20]))}" + (f" and {len(keys) - 20} more" if len(keys) > 20 else "")
     raise KeditError(
-        f"{path}: cannot tell its format from the first record (keys: {', '.join(sorted(rec)) if isinstance(rec, dict) else type(rec).__name__}); "
+        f"{path}: cannot tell its format from the first record ({shown if keys else type(rec).__name__}); "
         f"name it with --format ({', '.join(FORMATS.names())})"
     )

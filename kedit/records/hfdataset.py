@@ -37,8 +37,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import KeditError, RecordError
+from .jsonl import case_from_dict, parse_json, printable
 from .schema import SPLITS, EditCase
-from .jsonl import case_from_dict
 
 EDITS = "edits"
 BASE_SPLITS = tuple(s for s, (group, _) in SPLITS.items() if group == "base")
@@ -154,14 +154,16 @@ def write_tables(tables: dict[str, pa.Table], folder: Path) -> dict[str, dict[st
     return stats
 
 
-def _probe_dict(split: str, r: dict[str, Any], where: Path) -> dict[str, Any]:
-    try:
-        prov = json.loads(r["provenance"]) if r.get("provenance") else {}
-    except json.JSONDecodeError as e:
-        raise RecordError(where, None, "provenance", f"not valid JSON ({e.msg})") from None
+def _provenance(r: dict[str, Any], where: str, field: str = "provenance") -> Any:
+    return parse_json(r["provenance"], where, None, field) if r.get("provenance") else {}
+
+
+def _probe_dict(split: str, r: dict[str, Any], where: str) -> dict[str, Any]:
+    """The kedit probe dict of a row (or a base-split element); its types are left to ``case_from_dict``."""
     d = {"split": split, "prompt": r["prompt"], "answers": r["answers"], "expect": r["expect"],
-         "conditions": [{k: v for k, v in c.items() if v is not None} for c in r["conditions"] or []],
-         "provenance": prov}
+         "conditions": [{k: v for k, v in c.items() if v is not None} if c is not None else None
+                        for c in r["conditions"] or []],
+         "provenance": _provenance(r, where)}
     if r.get("foil") is not None:
         d["foil"] = r["foil"]
     if r.get("choices") is not None:
@@ -169,10 +171,30 @@ def _probe_dict(split: str, r: dict[str, Any], where: Path) -> dict[str, Any]:
     return d
 
 
-def _rows(folder: Path, config: str) -> Iterable[tuple[Path, dict[str, Any]]]:
+def _rows(folder: Path, config: str) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(where: file and row, row) of a config's rows, each file checked against the config's schema."""
+    schema = schema_of(config)
     for f in sorted((folder / data_dir(config)).glob("*.parquet")):
-        for r in pq.read_table(f).to_pylist():
-            yield f, r
+        try:
+            table = pq.read_table(f)
+        except (pa.ArrowException, OSError) as e:
+            raise RecordError(f, None, "<file>", f"not a readable Parquet file ({printable(str(e))[:200]})") from None
+        missing = [n for n in schema.names if n not in table.column_names]
+        if missing:
+            raise RecordError(f, None, missing[0], f"missing column (a {config} file has {', '.join(schema.names)})")
+        try:
+            table = table.select(schema.names).cast(schema)
+            table.validate(full=True)  # strings that are not UTF-8, among others
+        except (pa.ArrowException, ValueError) as e:
+            raise RecordError(f, None, "<file>", f"not a {config} table ({printable(str(e))[:200]})") from None
+        for i, r in enumerate(table.to_pylist()):
+            yield f"{f} row {i}", r
+
+
+def _probe_index(r: dict[str, Any], where: str) -> int:
+    if r.get("probe_index") is None:
+        raise RecordError(where, None, "probe_index", "missing")
+    return r["probe_index"]
 
 
 def is_export(folder: str | Path) -> bool:
@@ -188,28 +210,29 @@ def read_export(folder: str | Path) -> list[EditCase]:
         raise KeditError(f"{folder}: not a kedit export (no {data_dir(EDITS)}/*.parquet)")
     cases: dict[str, dict[str, Any]] = {}
     probes: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    where: dict[str, str] = {}
     for f, r in _rows(folder, EDITS):
         cid = r["case_id"]
         if cid in cases:
-            raise RecordError(f, None, "case_id", f"duplicate case_id '{cid}'")
-        try:
-            prov = json.loads(r["provenance"]) if r.get("provenance") else {}
-        except json.JSONDecodeError as e:
-            raise RecordError(f, None, "provenance", f"not valid JSON ({e.msg})") from None
+            raise RecordError(f, None, "case_id", f"duplicate case_id '{printable(str(cid))}'")
+        prov = _provenance(r, f)
+        where[cid] = f
         cases[cid] = {"case_id": cid, "subject": r["subject"],
                       "relation": {"id": r["relation_id"], "template": r["relation_template"] or ""},
                       "target_true": r["target_true"], "target_new": r["target_new"], "prompt": r["prompt"],
                       "provenance": prov}
         for s in BASE_SPLITS:
-            for p in r[s] or []:
-                probes[cid].append((p["probe_index"], _probe_dict(s, p, f)))
+            for j, p in enumerate(r[s] or []):
+                if p is None:
+                    raise RecordError(f, None, f"{s}[{j}]", "expected a probe, got null")
+                probes[cid].append((_probe_index(p, f"{f} {s}[{j}]"), _probe_dict(s, p, f"{f} {s}[{j}]")))
     for cfg in PROBE_CONFIGS:
         for f, r in _rows(folder, cfg):
             if r["case_id"] not in cases:
-                raise RecordError(f, None, "case_id", f"case '{r['case_id']}' is not in the {EDITS} config")
-            probes[r["case_id"]].append((r["probe_index"], _probe_dict(cfg, r, f)))
+                raise RecordError(f, None, "case_id", f"case '{printable(str(r['case_id']))}' is not in the {EDITS} config")
+            probes[r["case_id"]].append((_probe_index(r, f), _probe_dict(cfg, r, f)))
     out = []
     for cid, d in cases.items():
         d["probes"] = [p for _, p in sorted(probes[cid], key=lambda ip: ip[0])]
-        out.append(case_from_dict(d, folder, None))
+        out.append(case_from_dict(d, where[cid], None))
     return out

@@ -1,4 +1,16 @@
-"""Strict JSON Lines I/O for EditCase records: a bad record names file, line and field."""
+"""Strict JSON Lines I/O for EditCase records: a bad record names file, line and field.
+
+Every record kedit reads goes through two helpers here: ``decode_text`` (bytes -> text; a UTF-8
+byte-order mark is dropped, bytes that are not UTF-8 name their line) and ``decode_json`` /
+``parse_json`` (text -> value; bad JSON, nesting too deep for Python's parser and integers too long
+to convert name their line). ``case_from_dict`` then checks the type of every field, so whatever it
+accepts can be written back (``write_jsonl``), exported (``hfdataset.build_tables``) and pushed
+(``annotations.tasks``).
+
+NaN and Infinity, which Python's json reads and writes though JSON has neither, are kept in
+provenance: they round-trip through ``write_jsonl`` and an export (whose provenance is a JSON
+string) unchanged.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +22,103 @@ from ..atomic import atomic_open
 from ..errors import RecordError, did_you_mean
 from .schema import EXPECTS, SCHEMA, SPLITS, Condition, EditCase, Probe, Relation
 
+BOM = "\ufeff"
+JSON_WS = " \t\n\r"  # the whitespace JSON allows between values
+MAX_DEPTH = 64  # containers nested in a provenance; deeper would risk Python's recursion limit downstream
+_DECODER = json.JSONDecoder()
+
+
+def printable(s: str) -> str:
+    """``s`` with lone surrogates escaped, so an error message that quotes input can always be printed."""
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _show(v: Any, limit: int = 60) -> str:
+    """A short rendering of an input value for an error message (a container shows only its type)."""
+    if isinstance(v, (dict, list, tuple)):
+        return f"a {type(v).__name__}"
+    if isinstance(v, int) and v.bit_length() > 3 * limit:  # repr of a long int is slow, or refused past 4,300 digits
+        return f"an integer of about {int(v.bit_length() * 0.30103) + 1} digits"
+    r = repr(v)
+    return printable(r if len(r) <= limit else r[:limit] + "...")
+
+
+def decode_text(raw: bytes, path: object, line: int = 1) -> str:
+    """UTF-8 bytes of ``path`` starting at ``line`` -> text (a leading BOM dropped on line 1)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        n = line + raw.count(b"\n", 0, e.start)
+        col = e.start - raw.rfind(b"\n", 0, e.start)
+        raise RecordError(path, n, "<line>", f"not UTF-8 (byte {raw[e.start]:#04x} at column {col}); "
+                                             "save the file as UTF-8") from None
+    return text[1:] if line == 1 and text.startswith(BOM) else text
+
+
+def read_text(path: str | Path) -> str:
+    """The whole file as text, through ``decode_text``."""
+    path = Path(path)
+    return decode_text(path.read_bytes(), path)
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, text without its end) of every line, read one at a time, through ``decode_text``.
+
+    Lines end at ``\\n`` (or ``\\r\\n``) as JSON Lines says, so line numbers agree with the ones the
+    JSON parser reports for a whole file."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            yield n, decode_text(raw.rstrip(b"\r\n"), path, n)
+
+
+def decode_json(text: str, path: object, line: int | None = 1, pos: int = 0,
+                field: str = "<line>") -> tuple[Any, int]:
+    """(value, end) of the JSON value at ``pos`` of ``text``, which starts at ``line`` of ``path``.
+
+    Every failure of Python's parser is a RecordError naming the line: bad JSON, nesting too deep
+    (RecursionError) and integers too long to convert (ValueError)."""
+    def where(offset: int) -> int | None:
+        return None if line is None else line + text.count("\n", 0, offset)
+
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except json.JSONDecodeError as e:
+        problem = f"not valid JSON ({e.msg} at column {e.colno})"
+        at = e.pos
+    except RecursionError:
+        problem, at = "not readable: nested too deep for Python's JSON parser", pos
+    except ValueError as e:  # CPython's limit on the digits of an integer (sys.set_int_max_str_digits)
+        problem, at = f"not readable: {printable(str(e).split(';')[0])}", pos
+    raise RecordError(path, where(at), field, problem)
+
+
+def parse_json(text: str, path: object, line: int | None = 1, field: str = "<line>") -> Any:
+    """The one JSON value of ``text`` (surrounding whitespace allowed), through ``decode_json``."""
+    start = len(text) - len(text.lstrip(JSON_WS))
+    value, end = decode_json(text, path, line, start, field)
+    if text[end:].strip(JSON_WS):
+        n = None if line is None else line + text.count("\n", 0, end)
+        raise RecordError(path, n, field, "not valid JSON (extra data after the value)")
+    return value
+
 
 class _Checker:
     def __init__(self, path: object, line: int | None):
         self.path, self.line = path, line
 
     def fail(self, field: str, problem: str) -> RecordError:
-        return RecordError(self.path, self.line, field, problem)
+        return RecordError(self.path, self.line, printable(field), printable(problem))
+
+    def string(self, v: Any, name: str, kind: str = "a string") -> str:
+        """``v`` if it is a string that can be written as UTF-8 (JSON's "\\ud800" escape reads as a lone surrogate)."""
+        if not isinstance(v, str):
+            raise self.fail(name, f"expected {kind}, got {type(v).__name__}")
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise self.fail(name, f"not valid Unicode (a lone surrogate {v[e.start]!a} at position {e.start})") from None
+        return v
 
     def text(self, d: dict, key: str, where: str = "", required: bool = True) -> str | None:
         name = f"{where}{key}"
@@ -24,9 +126,7 @@ class _Checker:
             if required:
                 raise self.fail(name, "missing")
             return None
-        v = d[key]
-        if not isinstance(v, str):
-            raise self.fail(name, f"expected a string, got {type(v).__name__}")
+        v = self.string(d[key], name)
         if required and not v.strip():
             raise self.fail(name, "empty")
         return v
@@ -39,22 +139,72 @@ class _Checker:
                 raise self.fail(name, "missing")
             return None
         if isinstance(v, str):
-            v = [v]
-        if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
-            raise self.fail(name, "expected a list of strings")
-        v = [x for x in v if x.strip()]
+            v = [self.string(v, name)]
+        if not isinstance(v, (list, tuple)):
+            raise self.fail(name, f"expected a list of strings, got {type(v).__name__}")
+        v = [x for i, x in enumerate(v) if self.string(x, f"{name}[{i}]", "a string (in a list of strings)").strip()]
         if required and not v:
             raise self.fail(name, "empty: give at least one non-empty answer")
         return tuple(v)
 
+    def items(self, d: dict, key: str, where: str = "") -> list | tuple:
+        """A list (absent or null: empty)."""
+        v = d.get(key)
+        if v is None:
+            return []
+        if not isinstance(v, (list, tuple)):
+            raise self.fail(where + key, f"expected a list, got {type(v).__name__}")
+        return v
+
+    def case_id(self, d: dict) -> str:
+        """A string, or an integer (as its decimal string)."""
+        v = d.get("case_id")
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)  # at most 4,300 digits: the parser refuses longer ones
+        return self.text(d, "case_id")
+
+    def provenance(self, d: dict, key: str, where: str = "") -> dict[str, Any]:
+        """A JSON object (absent or null: empty) that ``json.dumps`` can write back as UTF-8."""
+        name, v = where + key, d.get(key)
+        if v is None:
+            return {}
+        if not isinstance(v, dict):
+            raise self.fail(name, f"expected an object, got {type(v).__name__}")
+        self._json(v, name, 0)
+        try:
+            json.dumps(v, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError, RecursionError) as e:  # a dict built in Python may hold anything
+            raise self.fail(name, f"cannot be written as JSON ({type(e).__name__}: {e})") from None
+        return v
+
+    def _json(self, v: Any, name: str, depth: int) -> None:
+        if isinstance(v, str):
+            self.string(v, name)
+        elif isinstance(v, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise self.fail(name, f"nested deeper than {MAX_DEPTH} levels")
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    if not isinstance(k, str):
+                        raise self.fail(name, f"a key is not a string ({type(k).__name__})")
+                    self._json(x, f"{name}.{self.string(k, f'{name}.<key>')}", depth + 1)
+            else:
+                for i, x in enumerate(v):
+                    self._json(x, f"{name}[{i}]", depth + 1)
+        elif not (v is None or isinstance(v, (bool, int, float))):
+            raise self.fail(name, f"not a JSON value ({type(v).__name__})")
+
 
 def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> EditCase:
+    """The EditCase of a kedit case dict, every field's type checked (errors name its path, e.g.
+    ``probes[2].conditions[0].triple``): strings are ``str`` and valid Unicode, lists are lists,
+    provenance is a JSON object of at most ``MAX_DEPTH`` levels."""
     ck = _Checker(path, line)
     if not isinstance(d, dict):
-        raise ck.fail("<record>", "expected a JSON object")
+        raise ck.fail("<record>", f"expected a JSON object, got {type(d).__name__}")
     schema = d.get("schema", SCHEMA)
     if schema != SCHEMA:
-        raise ck.fail("schema", f"unsupported '{schema}' (this kedit reads '{SCHEMA}')")
+        raise ck.fail("schema", f"unsupported {_show(schema)} (this kedit reads '{SCHEMA}')")
     rel = d.get("relation")
     if isinstance(rel, str):
         rel = {"id": rel}
@@ -62,35 +212,31 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
         raise ck.fail("relation", "expected an object {id, template}")
     relation = Relation(id=ck.text(rel, "id", "relation."), template=ck.text(rel, "template", "relation.", False) or "")
     probes = []
-    raw_probes = d.get("probes", [])
-    if not isinstance(raw_probes, (list, tuple)):
-        raise ck.fail("probes", "expected a list")
-    for i, p in enumerate(raw_probes):
+    for i, p in enumerate(ck.items(d, "probes")):
         where = f"probes[{i}]."
         if not isinstance(p, dict):
-            raise ck.fail(f"probes[{i}]", "expected an object")
+            raise ck.fail(f"probes[{i}]", f"expected an object, got {type(p).__name__}")
         split = ck.text(p, "split", where)
         if split not in SPLITS:
             raise ck.fail(where + "split", str(did_you_mean("split", split, SPLITS)))
         expect = p.get("expect", SPLITS[split][1])
         if expect not in EXPECTS:
-            raise ck.fail(where + "expect", f"must be one of {EXPECTS}, got {expect!r}")
+            raise ck.fail(where + "expect", f"must be one of {EXPECTS}, got {_show(expect)}")
         choices = ck.texts(p, "choices", where, required=False)
         answers = ck.texts(p, "answers", where)
         if choices is not None and answers[0] not in choices:
             raise ck.fail(where + "answers", "the right answer must be one of the choices")
         conds = []
-        for j, c in enumerate(p.get("conditions") or []):
+        for j, c in enumerate(ck.items(p, "conditions", where)):
             cw = f"{where}conditions[{j}]."
             if not isinstance(c, dict):
                 raise ck.fail(cw[:-1], "expected an object {prompt, answers}")
             triple = c.get("triple")
-            if triple is not None and (not isinstance(triple, list | tuple) or len(triple) != 3):
-                raise ck.fail(cw + "triple", "expected [subject, relation, object]")
-            conds.append(Condition(ck.text(c, "prompt", cw), ck.texts(c, "answers", cw), tuple(triple) if triple else None))
-        prov = p.get("provenance") or {}
-        if not isinstance(prov, dict):
-            raise ck.fail(where + "provenance", "expected an object")
+            if triple is not None:
+                if not isinstance(triple, (list, tuple)) or len(triple) != 3:
+                    raise ck.fail(cw + "triple", "expected [subject, relation, object]")
+                triple = tuple(ck.string(x, f"{cw}triple[{k}]") for k, x in enumerate(triple))
+            conds.append(Condition(ck.text(c, "prompt", cw), ck.texts(c, "answers", cw), triple))
         probes.append(
             Probe(
                 split=split,
@@ -100,39 +246,31 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
                 foil=ck.text(p, "foil", where, required=False),
                 choices=choices,
                 conditions=tuple(conds),
-                provenance=prov,
+                provenance=ck.provenance(p, "provenance", where),
             )
         )
     subject = ck.text(d, "subject")
     prompt = ck.text(d, "prompt")
     if subject not in prompt:
         raise ck.fail("prompt", f"must contain the subject '{subject}'")
-    prov = d.get("provenance") or {}
-    if not isinstance(prov, dict):
-        raise ck.fail("provenance", "expected an object")
     return EditCase(
-        case_id=str(d.get("case_id") or ck.text(d, "case_id")),
+        case_id=ck.case_id(d),
         subject=subject,
         relation=relation,
         target_true=ck.text(d, "target_true"),
         target_new=ck.text(d, "target_new"),
         prompt=prompt,
         probes=tuple(probes),
-        provenance=prov,
+        provenance=ck.provenance(d, "provenance"),
     )
 
 
 def iter_json_lines(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for each non-blank line; bad JSON names the file and line."""
+    """(line number, parsed value) for each non-blank line; bad bytes or JSON name the file and line."""
     path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RecordError(path, n, "<line>", f"not valid JSON ({e.msg} at column {e.colno})") from None
+    for n, line in iter_lines(path):
+        if line.strip(JSON_WS):
+            yield n, parse_json(line, path, n)
 
 
 def iter_jsonl(path: str | Path) -> Iterator[EditCase]:

@@ -42,7 +42,6 @@ Portability probes expect ``new``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -50,12 +49,12 @@ from typing import Any, Callable, Iterator
 
 from ..errors import RecordError
 from .formats import register_format
-from .jsonl import _Checker, case_from_dict
+from .jsonl import JSON_WS, _Checker, case_from_dict, decode_json, parse_json, printable, read_text
 from .schema import EditCase
 
 log = logging.getLogger(__name__)
 
-_WS = re.compile(r"\s*")
+_WS = re.compile(f"[{JSON_WS}]*")
 
 _PORTABILITY_KEYS = {
     "one_hop": "one_hop", "onehop": "one_hop", "reasoning": "one_hop",
@@ -68,27 +67,19 @@ _PORTABILITY_KEYS = {
 
 def _records(path: Path) -> Iterator[tuple[int, int, bool, Any]]:
     """(index, line where the record starts, whether the file is a JSON array, record)."""
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path)
     pos = _WS.match(text).end()
     if not text.startswith("[", pos):
         index = 0
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise RecordError(path, n, "<line>", f"not valid JSON ({e.msg} at column {e.colno})") from None
-                yield index, n, False, rec
+        for n, line in enumerate(text.split("\n"), 1):
+            if line.strip(JSON_WS):
+                yield index, n, False, parse_json(line, path, n)
                 index += 1
         return
-    dec = json.JSONDecoder()
     pos = _WS.match(text, pos + 1).end()
     line, counted, index = 1, 0, 0
     while not text.startswith("]", pos):
-        try:
-            rec, end = dec.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            raise RecordError(path, e.lineno, "<file>", f"not valid JSON ({e.msg} at column {e.colno})") from None
+        rec, end = decode_json(text, path, 1, pos, "<file>")
         line += text.count("\n", counted, pos)
         counted = pos
         yield index, line, True, rec
@@ -101,7 +92,7 @@ def _records(path: Path) -> Iterator[tuple[int, int, bool, Any]]:
         elif not text.startswith("]", pos):
             n = text.count("\n", 0, pos) + 1
             raise RecordError(path, n, "<file>", "not valid JSON (expected ',' or ']' after a record)")
-    if text[pos + 1:].strip():
+    if text[pos + 1:].strip(JSON_WS):
         raise RecordError(path, text.count("\n", 0, pos) + 1, "<file>", "not valid JSON (extra data after the array)")
 
 
@@ -114,7 +105,7 @@ class _Source(_Checker):
         self.where = f" (record [{index}] of the JSON array)" if in_array else ""
 
     def fail(self, field: str, problem: str) -> RecordError:
-        return RecordError(self.path, self.line, field, problem + self.where)
+        return RecordError(self.path, self.line, printable(field), printable(problem) + self.where)
 
     def answers(self, d: dict, key: str, where: str = "") -> tuple[str, ...]:
         """A string, a list of strings, or KnowEdit's list of alias lists (flattened, gold first)."""
@@ -188,7 +179,7 @@ def _reader(name: str, detect: Callable[[Any], bool], known: set[str]):
                     skipped += 1
                     continue
                 cid = rec.get("case_id")
-                if cid is not None and not isinstance(cid, (str, int)):
+                if cid is not None and (not isinstance(cid, (str, int)) or isinstance(cid, bool)):
                     raise src.fail("case_id", f"expected a string or an integer, got {type(cid).__name__}")
                 d["case_id"] = cid = str(cid) if cid is not None else f"{name}-{index}"
                 if cid in first_line:
@@ -202,7 +193,7 @@ def _reader(name: str, detect: Callable[[Any], bool], known: set[str]):
                 log.warning("%s: skipped %d record(s) with an empty target (as EasyEdit does)", path, skipped)
             return cases
 
-        register_format(name, detect)(read)
+        register_format(name, detect, " ".join((convert.__doc__ or "").split()))(read)
         return convert
 
     return deco
@@ -216,6 +207,7 @@ def _has(*keys: str) -> Callable[[Any], bool]:
          {"case_id", "subject", "src", "alt", "answers", "rephrase", "loc", "loc_ans", "portability",
           "inverse question", "alter_subject_question"})
 def _zsre(rec: dict, src: _Source) -> dict | None:
+    """EasyEdit / MEND ZsRE JSON (zsre_mend_eval.json and the portability files)."""
     if rec.get("alt") == "":
         return None
     new, answers, prompt = src.text(rec, "alt"), src.answers(rec, "answers"), src.text(rec, "src")
@@ -238,6 +230,7 @@ def _zsre(rec: dict, src: _Source) -> dict | None:
          {"case_id", "subject", "prompt", "target_new", "ground_truth", "rephrase_prompt", "locality_prompt",
           "locality_ground_truth", "portability"})
 def _easyedit_counterfact(rec: dict, src: _Source) -> dict:
+    """EasyEdit CounterFact JSON (counterfact-train/val/edit.json)."""
     prompt, new, true = src.text(rec, "prompt"), src.text(rec, "target_new"), src.answers(rec, "ground_truth")[0]
     subject = src.subject(rec, prompt, "prompt")
     probes = src.probes("reliability", [prompt], [new], "prompt", foil=true)
@@ -260,6 +253,7 @@ def _is_rome(r: Any) -> bool:
          {"case_id", "requested_rewrite", "paraphrase_prompts", "neighborhood_prompts", "portability",
           "alternative_subject"})
 def _rome_counterfact(rec: dict, src: _Source) -> dict:
+    """ROME CounterFact JSON (counterfact.json), also EasyEdit's CounterFact portability files."""
     rw = rec.get("requested_rewrite")
     if not isinstance(rw, dict):
         raise src.fail("requested_rewrite", "expected an object {prompt, subject, target_new, target_true}")

@@ -245,7 +245,8 @@ def test_refuses_a_foreign_folder_unless_overwrite(tmp_path, capsys):
     assert "not empty and is not a previous kedit export" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert kbuild(["export", "--in", str(DEMO), "--out", str(out), "--overwrite"]) == 0
-    assert not (out / "notes.txt").exists() and (out / MARKER).is_file()
+    # --overwrite writes the export into the folder; what export does not write stays
+    assert (out / "notes.txt").read_text() == "keep me" and (out / MARKER).is_file()
     # no temporary or backup folders left beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "mine.manifest.json"]
     # a file is never a dataset folder
@@ -262,8 +263,14 @@ def test_previous_export_is_replaced_and_stale_configs_go(tmp_path):
     cases = [replace(c, probes=tuple(p for p in c.probes if p.split != "commonsense")) for c in read_jsonl(DEMO)[:2]]
     src = tmp_path / "small.jsonl"
     write_jsonl(cases, src)
+    (out / ".git").mkdir()
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (out / "LICENSE").write_text("CC-BY-4.0")
     assert kbuild(["export", "--in", str(src), "--out", str(out)]) == 0  # no --overwrite needed
     assert not (out / "data" / "commonsense").exists()
+    # a dataset repo's own files beside the export survive a new export into it
+    assert (out / ".git" / "HEAD").is_file() and (out / "LICENSE").read_text() == "CC-BY-4.0"
+    assert not any(p.name.startswith(".hf") for p in tmp_path.iterdir())  # no temporary folder left
     assert [c.case_id for c in read_export(out)] == [c.case_id for c in cases]
 
 

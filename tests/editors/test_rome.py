@@ -185,6 +185,24 @@ def test_near_singular_statistics_warn_but_do_not_crash(tiny_kg, cache):
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
 
 
+def test_singular_statistics_without_ridge_fail_each_case_clearly(tiny_kg, cache):
+    """mom2_ridge = 0 on a singular covariance: no silent 0.0 score -- the edit raises, the model is
+    untouched, and keval records the case as failed (the run goes on)."""
+    from kedit.editors import timed_edit
+    from kedit.errors import KeditError, RunError
+
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    editor = ROME()
+    hp = tiny_hparams(tiny_kg, mom2_n_samples=2, mom2_ridge=0.0)
+    info = editor.prepare(model, tok, hp, texts=tiny_kg.corpus[:2])
+    assert info["ridge_lambda"] == 0 and "Cholesky" in info["covariance_singular"]
+    before = params_of(model)
+    with pytest.raises(KeditError, match="singular") as e:
+        timed_edit(editor, model, tok, [request_of(single_token_cases(tiny_kg, 1)[0])], hp)
+    assert not isinstance(e.value, RunError)  # an error of the case: the runner records it and goes on
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
 def test_context_prefixes_are_made_once_in_prepare(tiny_kg, cache, monkeypatch):
     model, tok = tiny_kg.model, tiny_kg.tokenizer
     editor = ROME()

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 import torch
@@ -195,3 +195,46 @@ def test_report_on_a_run_from_a_newer_kedit_says_which_version_wrote_it(tiny_kg,
     (out / "config.json").write_text(json.dumps({**conf, "schema": "kedit.run/2", "kedit": "0.7.0"}))
     assert main(["report", str(out)]) == 2
     assert "written by kedit 0.7.0" in capsys.readouterr().err
+
+
+def test_sequential_resume_after_an_interruption_gives_the_uninterrupted_decay_curve(tiny_kg, tmp_path, monkeypatch):
+    """Ctrl-C (or kill) in the middle of a sequence, then the same command again: decay.csv holds
+    each point once, as an uninterrupted run writes it."""
+    from kedit.editors import EditResult, Editor, ParamSnapshot, register_editor
+    from kedit.models import module_at
+
+    @dataclass(frozen=True)
+    class HP:
+        stop_at: str = ""
+
+    class Stepper(Editor):
+        stopped = False
+
+        hparams_cls = HP
+
+        def edit(self, model, tok, requests, hp):
+            if requests[0].case_id == hp.stop_at and not Stepper.stopped:
+                Stepper.stopped = True
+                raise KeyboardInterrupt
+            w = module_at(model, "mlp_out", 0).weight
+            snap = ParamSnapshot(model, [next(n for n, p in model.named_parameters() if p is w)])
+            with torch.no_grad():
+                w.add_(0.003)
+            return EditResult(self.name, requests, snap)
+
+    register_editor("test-stepper")(Stepper)
+    try:
+        monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "cache"))
+        bench = write_jsonl(tiny_kg.cases[:6], tmp_path / "bench.jsonl")
+        args = ["run", "--model", str(tiny_kg.path), "--bench", str(bench), "--editors", "test-stepper",
+                "--mode", "sequential", "--every", "2"]
+        assert main(args + ["--out", str(tmp_path / "whole")]) == 0
+        stop = ["--hparam", f"test-stepper.stop_at={tiny_kg.cases[4].case_id}"]
+        assert main(args + ["--out", str(tmp_path / "cut")] + stop) == 130  # interrupted after 2 decay points
+        assert len((tmp_path / "cut" / "decay.csv").read_text().splitlines()) == 1 + 2 * 3
+        assert main(args + ["--out", str(tmp_path / "cut")] + stop) == 0
+        whole = (tmp_path / "whole" / "decay.csv").read_text().splitlines()
+        again = (tmp_path / "cut" / "decay.csv").read_text().splitlines()
+        assert len(whole) == 1 + 3 * 3 and again == whole
+    finally:
+        EDITORS.unregister("test-stepper")

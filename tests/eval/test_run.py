@@ -176,3 +176,21 @@ def test_runs_on_an_easyedit_file_detected_by_format(tiny_kg, tmp_path):
     assert conf["n_cases"] >= 2
     rows = list(csv.DictReader((out / "summary.csv").open()))
     assert {"reliability", "generalization", "locality"} <= {r["split"] for r in rows}
+
+
+def test_runs_on_an_exported_dataset_folder_through_the_cli(tiny_kg, bench, tmp_path):
+    """The README and the dataset card promise ``keval run --bench DIR`` on a ``kbuild export`` folder."""
+    from kedit.builder.cli import main as kbuild
+
+    ds = tmp_path / "dataset"
+    assert kbuild(["export", "--in", str(bench), "--out", str(ds)]) == 0
+    out = tmp_path / "run"
+    assert keval("run", "--model", tiny_kg.path, "--bench", ds, "--editors", "test-shift", "--out", out) == 0
+    conf = json.loads((out / "config.json").read_text())
+    assert conf["n_cases"] == 6 and len(conf["bench_sha256"]) == 64
+    from_file = tmp_path / "run-file"
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--out", from_file) == 0
+    # the same cases, whether read from the JSONL or from its export: the same digest and figures
+    assert json.loads((from_file / "config.json").read_text())["bench_sha256"] == conf["bench_sha256"]
+    scores = lambda d: [r for r in csv.DictReader((d / "summary.csv").open()) if r["split"] != "efficiency"]  # noqa: E731
+    assert scores(out) == scores(from_file)

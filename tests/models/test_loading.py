@@ -37,3 +37,19 @@ def test_hub_id_offline_gives_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     with pytest.raises(KeditError, match="Offline"):
         load_model("kedit-tests/no-such-model")
+
+
+@pytest.mark.parametrize("name", ["gpt2", "gpt2-xl", "bert-base-uncased", "EleutherAI/gpt-j-6b"])
+def test_hub_ids_without_an_owner_are_hub_ids(name, monkeypatch, tmp_path):
+    """The README's own `--model gpt2-xl`: tried on the Hub (offline here), not refused as a bad name."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(KeditError, match=f"could not load model '{name}'.*Offline"):
+        load_model(name)
+
+
+@pytest.mark.parametrize("name", ["./no-such-folder", "/no/such/folder", "a b c"])
+def test_a_missing_folder_or_a_bad_name_is_not_sent_to_the_hub(name):
+    with pytest.raises(KeditError, match="unknown model"):
+        load_model(name)

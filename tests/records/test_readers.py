@@ -156,7 +156,7 @@ def assert_error(err: RecordError, path: Path, line: int, field: str, index: int
 
 @pytest.mark.parametrize("fmt, index, line, breaks, field, problem", [
     ("easyedit-zsre", 2, 33, lambda r: r.pop("alt"), "alt", "missing"),
-    ("easyedit-zsre", 1, 19, lambda r: r.update(answers=[3]), "answers", "list of strings"),
+    ("easyedit-zsre", 1, 19, lambda r: r.update(answers=[3]), "answers[0]", "list of strings"),
     ("easyedit-zsre", 0, 2, lambda r: r.update(portability={"Logical_Generalization": []}),
      "portability.Logical_Generalization", "unknown kind"),
     ("easyedit-counterfact", 1, 12, lambda r: r.update(target_new=["goalkeeper"]), "target_new", "expected a string"),
@@ -166,7 +166,7 @@ def assert_error(err: RecordError, path: Path, line: int, field: str, index: int
     ("rome-counterfact", 0, 2, lambda r: r["requested_rewrite"].update(prompt="The official language is"),
      "requested_rewrite.prompt", "'{}'"),
     ("rome-counterfact", 1, 34, lambda r: r.update(paraphrase_prompts="x", neighborhood_prompts=[{"prompt": "p"}]),
-     "neighborhood_prompts", "list of strings"),
+     "neighborhood_prompts[0]", "list of strings"),
 ])
 def test_broken_record_names_file_line_record_and_field(tmp_path, fmt, index, line, breaks, field, problem):
     recs = load(fmt)

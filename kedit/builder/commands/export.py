@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="replace a non-empty --out that is not a previous kedit export")
     p.add_argument("--pretty-name", default=None, help="dataset title in the card (default: from the input file name)")
     p.add_argument("--license", default=None, help="license id for the card's metadata, e.g. cc-by-4.0")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
 
 
 def run(args: argparse.Namespace) -> int:

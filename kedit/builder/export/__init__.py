@@ -18,9 +18,11 @@ config (an empty Parquet config would break ``load_dataset``); the card names it
 Order of work: the input is read and validated in full (``read_cases``: a record that fails the
 schema names file, line and field) and every table is built in memory before anything is
 written; the folder is written to a temporary sibling and then moved into place, so a failed
-export leaves ``--out`` as it was. An existing non-empty ``--out`` is replaced only when it is a
-previous kedit export (it has ``kedit_export.json``) or with ``--overwrite``. The stage's own
-manifest goes beside the folder (``<out>.manifest.json``), as every stage's does.
+export leaves ``--out`` as it was. Export writes into an existing non-empty ``--out`` only when it
+is a previous kedit export (it has ``kedit_export.json``) or with ``--overwrite``, and then replaces
+only what export writes (README.md, the marker, ``data/<config>/``; a previous export's configs that
+are gone): a ``.git``, a licence or notes beside them stay. The stage's own manifest goes beside
+the folder (``<out>.manifest.json``), as every stage's does.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import logging
 import os
 import shutil
 import tempfile
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -75,22 +76,44 @@ def _check_out(out: Path, overwrite: bool, input_path: Path | None) -> None:
             pass
     if out.is_dir() and any(out.iterdir()) and not is_export(out) and not overwrite:
         raise KeditError(f"--out {out} is not empty and is not a previous kedit export (no {MARKER}); "
-                         f"choose another folder, or pass --overwrite to replace everything in it")
+                         f"choose another folder, or pass --overwrite to write the export into it (its README.md "
+                         f"and data/<config>/ folders are replaced, everything else stays)")
+
+
+def _exported_configs(out: Path) -> list[str]:
+    """The configs a previous export wrote into ``out`` (from its marker)."""
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        return [c for c in marker.get("configs", {}) if isinstance(c, str)] + \
+            [c for c in marker.get("skipped_configs", []) if isinstance(c, str)]
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def _place(tmp: Path, out: Path) -> None:
-    """Move the finished folder into place; the old one is removed only once the new one is there."""
-    if out.is_dir():
-        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-        out.rename(old)
-        try:
-            tmp.rename(out)
-        except BaseException:
-            old.rename(out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
+    """Move what export wrote into ``out``, one path at a time, touching nothing else there: the card,
+    the marker and ``data/<config>/`` of each config (a previous export's configs that this one no
+    longer has are removed). A ``.git``, a licence or notes beside them stay as they were."""
+    if not out.is_dir():
         tmp.rename(out)
+        return
+    stale = [c for c in _exported_configs(out) if c in CONFIGS]
+    (out / "data").mkdir(exist_ok=True)
+    trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    try:
+        for cfg_dir in sorted((tmp / "data").iterdir()):
+            dest = out / "data" / cfg_dir.name
+            if dest.exists():
+                dest.rename(trash / cfg_dir.name)
+            cfg_dir.rename(dest)
+        for cfg in stale:
+            dest = out / "data" / cfg
+            if dest.exists() and not (tmp / "data" / cfg).exists() and not (trash / cfg).exists():
+                dest.rename(trash / cfg)
+        for name in ("README.md", MARKER):  # the marker last: a folder with it is a whole export
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def export_dataset(cases: list[EditCase], out: str | Path, *, manifest: dict[str, Any] | None = None,

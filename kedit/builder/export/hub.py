@@ -1,8 +1,9 @@
 """Push an export folder to the Hugging Face Hub as a dataset repository.
 
 The token comes from the ``HF_TOKEN`` environment variable only; it is passed to ``HfApi`` calls and
-never written to a file, a manifest or a log. ``create_repo(exist_ok=True)`` makes a rerun update
-the same repository; ``upload_folder`` uploads exactly the export folder (one commit).
+never written to a file, a manifest or a log; a Hub error is redacted (:func:`kedit.redact.redact`)
+before it becomes a message. ``create_repo(exist_ok=True)`` makes a rerun update the same
+repository; ``upload_folder`` uploads exactly the export folder (one commit).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from huggingface_hub import HfApi  # tests replace this name with a recording cl
 
 from ... import __version__
 from ...errors import KeditError
+from ...redact import redact
 
 TOKEN_ENV = "HF_TOKEN"
 
@@ -49,6 +51,7 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False, token: str 
     except KeditError:
         raise
     except Exception as e:  # network, permission, offline mode: say what happened and keep the export
-        raise KeditError(f"pushing {folder} to the Hub dataset '{repo_id}' failed: {type(e).__name__}: {e}. "
-                         f"The export in {folder} is complete; rerun with --push-to-hub once this is fixed") from None
+        raise KeditError(f"pushing {folder} to the Hub dataset '{repo_id}' failed: {type(e).__name__}: "
+                         f"{redact(str(e), token)}. The export in {folder} is complete; rerun with --push-to-hub "
+                         "once this is fixed") from None
     return str(getattr(url, "url", None) or url or f"https://huggingface.co/datasets/{repo_id}")

@@ -19,11 +19,14 @@ Paraphrases and an unrelated fact are always asked for, and used only where the 
 the call, and so its cache key, depends only on the edit record itself (subject, relation, targets,
 prompt), never on probes a seed file happens to carry.
 
-Every reply is cached on disk (:mod:`.cache`) before it is used, keyed by the model, the prompt
-version and the sha256 of its files, the edit record and the sampling parameters: a rerun (or a
-run killed and restarted) repeats no completed call. A reply that does not parse or does not fit
-the schema marks the case failed, raw text kept (``backends.failed``); it is reused from the cache
-unless ``--retry-failed``. A single bad item in a good reply (an empty answer, a question that
+Every reply is cached on disk (:mod:`.cache`) before it is used, keyed by the endpoint (its
+normalised URL, hashed: a local server answering as "gpt-4o" never feeds a run against OpenAI), the
+model, the prompt version and the sha256 of its files, the edit record and the sampling parameters:
+a rerun (or a run killed and restarted) repeats no completed call. The raw reply and the parse error
+are redacted (:func:`kedit.redact.redact`) before they are cached or kept in a case's provenance, so
+an endpoint that echoes the key never gets it written to disk. A reply that does not parse or does
+not fit the schema marks the case failed, raw text kept (``backends.failed``); it is reused from the
+cache unless ``--retry-failed``. A single bad item in a good reply (an empty answer, a question that
 gives its own answer away, an alias that is the subject) is skipped and counted.
 """
 
@@ -43,13 +46,14 @@ from ...errors import KeditError
 from ...records import Condition, EditCase, Probe
 from ..backends import BACKENDS, failed, make_probe, with_probes
 from .cache import ReplyCache, cache_key
-from .client import MODES, ChatClient, Reply, endpoint_host
+from .client import MODES, ChatClient, Reply, endpoint_host, endpoint_url
 from .pricing import PriceTable
 from .prompts import PromptSpec, case_fields, load_prompt
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-4o"
+CACHE_KIND = "kedit.llm.generate/2"  # /2: the endpoint is part of the key
 DEFAULT_MAX_TOKENS = 1024
 TYPICAL_OUTPUT_TOKENS = 400  # a generate.v1 reply from a GPT-4-class model is ~250-400 tokens
 LOCAL_KEY = "kedit-local"  # placeholder key for a local server that ignores keys
@@ -193,8 +197,8 @@ class OpenAIBackend:
             return self._client
 
     def _key(self, fields: dict[str, str], mode: str) -> str:
-        return cache_key(kind="kedit.llm.generate/1", model=self.llm_model, prompt_version=self.prompt.version,
-                         prompt_sha256=self.prompt.sha256, inputs=fields,
+        return cache_key(kind=CACHE_KIND, endpoint=endpoint_url(self.base_url), model=self.llm_model,
+                         prompt_version=self.prompt.version, prompt_sha256=self.prompt.sha256, inputs=fields,
                          params={"temperature": self.temperature, "max_tokens": self.max_tokens, "mode": mode})
 
     def _mode_order(self) -> list[str]:
@@ -255,20 +259,22 @@ class OpenAIBackend:
         return self._apply(case, rec, hit)
 
     def _record(self, fields: dict[str, str], reply: Reply) -> dict[str, Any]:
+        scrub = self.client.redact
+        content = scrub(reply.content) if reply.content else reply.content  # what is parsed is what is kept
         try:
             if reply.refusal:
-                raise ValueError(f"the model refused: {reply.refusal}")
-            parse_reply(reply.content, self.prompt.schema)
+                raise ValueError(f"the model refused: {scrub(reply.refusal)}")
+            parse_reply(content, self.prompt.schema)
             parse = {"ok": True, "error": None}
         except ValueError as e:
-            err = str(e)
+            err = scrub(str(e))
             if reply.finish_reason == "length":
                 err += f" (the reply was cut at --max-tokens {self.max_tokens}; raise it)"
             parse = {"ok": False, "error": err}
         return {
             "key": self._key(fields, reply.mode), "model": self.llm_model, "prompt_version": self.prompt.version,
             "prompt_sha256": self.prompt.sha256, "inputs": fields, "mode": reply.mode, "temperature": self.temperature,
-            "max_tokens": self.max_tokens, "raw": reply.content, "finish_reason": reply.finish_reason,
+            "max_tokens": self.max_tokens, "raw": content, "finish_reason": reply.finish_reason,
             "usage": reply.usage, "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
             "cost_usd": self.price.cost(reply.prompt_tokens, reply.completion_tokens), "seconds": round(reply.seconds, 3),
             "parse": parse,

@@ -3,8 +3,8 @@
 One JSON file per call under ``cache_dir("llm")/<key[:2]>/<key>.json``, written atomically
 (``kedit.atomic``: a unique temporary file in the same folder, fsynced, then renamed) as soon as the reply arrives: a run killed
 mid-way loses at most the calls in flight. The key is the sha256 of everything that determines the
-reply (see :func:`cache_key`) and never of the endpoint's URL or the API key, neither of which is
-ever written.
+reply (see :func:`cache_key`): the endpoint's normalised URL (no credentials, no query) is hashed in
+it, never written; the API key is neither hashed nor written.
 """
 
 from __future__ import annotations

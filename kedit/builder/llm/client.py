@@ -7,6 +7,10 @@ connection errors) are retried with exponential backoff and full jitter, bounded
 server sends one. Everything else (bad key, unknown model, exhausted quota) fails at once with a
 :class:`KeditError` that says what to do.
 
+Secrets: every message built from an endpoint's reply or an exception (errors, retry logs) goes
+through :func:`kedit.redact.redact` with the client's key, so an endpoint that echoes the
+``Authorization`` header in its error body never puts the key in a message or a log.
+
 Structured output: ``response_format={"type": "json_schema", ...}`` (strict) first; an endpoint
 that answers 400 "unsupported" gets ``{"type": "json_object"}`` instead (the caller validates the
 reply against the same schema), and the client remembers the mode that worked for the rest of the run.
@@ -19,11 +23,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ...errors import KeditError, did_you_mean
+from ...redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,27 @@ def endpoint_host(base_url: str | None) -> str:
     """host[:port] of an endpoint, for messages and manifests (never the key, never a path's secrets)."""
     u = urlparse(base_url or OPENAI_URL)
     return u.netloc.rsplit("@", 1)[-1] or (base_url or "")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def endpoint_url(base_url: str | None) -> str:
+    """The endpoint as ``scheme://host[:port]/path``: lower-case scheme and host, no default port, no
+    credentials, no query or fragment, no trailing slash. Equal for URLs that name the same endpoint;
+    part of the reply cache key (hashed there, never written)."""
+    u = urlsplit(base_url or OPENAI_URL)
+    scheme = u.scheme.lower()
+    host = (u.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = u.port
+    except ValueError:  # not a number: keep it as written, minus any credentials
+        return f"{scheme}://{u.netloc.rsplit('@', 1)[-1].lower()}{u.path.rstrip('/')}"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{u.path.rstrip('/')}"
 
 
 @dataclass
@@ -126,12 +152,17 @@ class ChatClient:
         limits = httpx2.Limits(max_connections=max(concurrency, 1) + 2, max_keepalive_connections=max(concurrency, 1))
         self._client = openai.OpenAI(api_key=api_key, base_url=self.base_url, timeout=timeout, max_retries=0,
                                      http_client=httpx2.Client(limits=limits, timeout=timeout))
+        self._api_key = api_key  # only to redact it from messages
         self.mode: str | None = None  # the structured-output mode that worked on this endpoint
         self.counters = Counters()
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
+
+    def redact(self, text: str) -> str:
+        """``text`` without this client's key or anything that looks like a secret."""
+        return redact(text, self._api_key)
 
     # -- retries -------------------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
@@ -145,7 +176,8 @@ class ChatClient:
         with self._lock:
             self.counters.retries += 1
             self.counters.waited_s += wait
-        log.info("%s: %s; retry %d/%d in %.1fs", self.host, _describe(exc), state.attempt_number, self.max_retries, wait)
+        log.info("%s: %s; retry %d/%d in %.1fs", self.host, self.redact(_describe(exc)), state.attempt_number,
+                 self.max_retries, wait)
 
     def _send(self, **kwargs: Any):
         with self._lock:
@@ -157,26 +189,29 @@ class ChatClient:
                             retry=retry_if_exception(_transient), before_sleep=self._before_sleep, reraise=True)
         return retrying(self._send, **kwargs)
 
-    def _as_kedit_error(self, e: BaseException) -> BaseException:
+    def _as_kedit_error(self, e: BaseException) -> KeditError:
+        return KeditError(self.redact(self._error_message(e)))
+
+    def _error_message(self, e: BaseException) -> str:
         import openai
 
         if _transient(e):
-            return KeditError(f"{self.host}: {_describe(e)}, {self.max_retries + 1} attempt(s) in all. "
-                              "Check that the endpoint is up and --base-url is right, or raise --max-retries / "
-                              "--request-timeout; rerun the same command to continue (finished calls are cached).")
+            return (f"{self.host}: {_describe(e)}, {self.max_retries + 1} attempt(s) in all. "
+                    "Check that the endpoint is up and --base-url is right, or raise --max-retries / "
+                    "--request-timeout; rerun the same command to continue (finished calls are cached).")
         if isinstance(e, openai.RateLimitError):
-            return KeditError(f"{self.host}: quota exhausted ({e.message}); add credit or use another key, then rerun")
+            return f"{self.host}: quota exhausted ({e.message}); add credit or use another key, then rerun"
         if isinstance(e, openai.AuthenticationError):
-            return KeditError(f"{self.host} rejected the API key (HTTP 401); set OPENAI_API_KEY to a valid key")
+            return f"{self.host} rejected the API key (HTTP 401); set OPENAI_API_KEY to a valid key"
         if isinstance(e, openai.PermissionDeniedError):
-            return KeditError(f"{self.host}: permission denied for model '{self.model}' (HTTP 403): {e.message}")
+            return f"{self.host}: permission denied for model '{self.model}' (HTTP 403): {e.message}"
         text = str(getattr(e, "message", e)).lower()
         model_missing = "model" in text and any(w in text for w in ("not found", "does not exist", "unknown"))
         if isinstance(e, openai.NotFoundError) or (isinstance(e, openai.BadRequestError) and model_missing):
-            return KeditError(self._unknown_model_message(e))
+            return self._unknown_model_message(e)
         if isinstance(e, openai.APIStatusError):
-            return KeditError(f"{self.host}: the request was refused, {_describe(e)}")
-        return KeditError(f"{self.host}: {_describe(e)}")
+            return f"{self.host}: the request was refused, {_describe(e)}"
+        return f"{self.host}: {_describe(e)}"
 
     def _unknown_model_message(self, e: BaseException) -> str:
         msg = f"{self.host} does not serve model '{self.model}' ({_describe(e)}); pass one it serves with --llm-model"
@@ -209,7 +244,7 @@ class ChatClient:
             except openai.APIError as e:
                 if mode == "json_schema" and _schema_unsupported(e):
                     log.warning("%s does not support json_schema output (%s); using json_object and validating locally",
-                                self.host, getattr(e, "message", e))
+                                self.host, self.redact(str(getattr(e, "message", e))))
                     with self._lock:
                         self.counters.fallbacks += 1
                         self.mode = mode = "json_object"
