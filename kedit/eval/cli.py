@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                        "stay as the run wrote them.")
     p.add_argument("dir", help="a keval run folder")
     p.add_argument("--weights", help="ranking weights, e.g. portability=2,locality=1 (keys left out keep weight 1)")
+    p.add_argument("--names", choices=("kedit", "easyedit"), default="kedit",
+                   help="easyedit: the figures under EasyEdit's names (rewrite_acc, rephrase_acc, locality, portability)")
     _verbosity(p)
     ls = sub.add_parser("ls", help="list editors, formats, metrics, models or backends", formatter_class=fmt,
                         epilog="examples:\n  keval ls editors\n  keval ls formats")
@@ -199,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run folder: {rep.out}")
         else:
             rep = load_report(Path(args.dir), args.weights)
+            if args.names == "easyedit":
+                from .report import easyedit_view
+
+                print(easyedit_view(rep.rows))
+                return 0
             print(rep.markdown())
             if args.weights:
                 print(f"ranking with these weights: {write_ranking(rep)}")

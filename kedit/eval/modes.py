@@ -183,6 +183,25 @@ def run_batch(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink:
 DECAY_SPLITS = {"reliability", "generalization", "locality"}
 
 
+def unedited_decay(ctx: Context, editor: str, cases: Sequence[EditCase]) -> list[DecayPoint]:
+    """The decay curve's point at 0 edits, from the cached unedited answers (no forward pass): each
+    split's headline metric of the unedited model over every case's executed probes."""
+    points = []
+    for split in sorted(DECAY_SPLITS):
+        metric = primary_metric(split)
+        vals = []
+        for c in cases:
+            for i, p in enumerate(c.probes):
+                if p.split == split and ctx.baseline.executed[(c.case_id, i)]:
+                    pre = ctx.baseline.answers[(c.case_id, i)]
+                    v = probe_values(p, pre, pre).get(metric)
+                    if v is not None:
+                        vals.append(v.post)
+        if vals:
+            points.append(DecayPoint(editor, 0, split, metric, sum(vals) / len(vals), len(vals)))
+    return points
+
+
 def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, every: int,
                    decay_sink: DecaySink) -> None:
     """Edits accumulate without rollback. After every ``every`` edits the edits so far and their
@@ -190,6 +209,8 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     so far (their state is the prompt). A case whose edit fails is recorded failed and left out of
     the sequence. The final state is scored on every split, then undone."""
     guard = _Guard(ctx, editor.name)
+    for point in unedited_decay(ctx, editor.name, cases):  # the curve starts at 0 edits: the unedited model
+        decay_sink(point)
     results: list[EditResult] = []
     applied: list[EditCase] = []
     times: dict[str, float] = {}

@@ -14,27 +14,43 @@ from ..records import SPLITS  # noqa: E402
 from .metrics import primary_metric  # noqa: E402
 
 
-def bars(rows: list, out: Path) -> list[Path]:
-    """``rows``: the run's ``report.SummaryRow``s."""
+def bars(rows: list, out: Path, title: str = "") -> list[Path]:
+    """Per mode: each editor's headline metric per split, post-edit bars with the unedited model's
+    value marked (a black tick), n executed under each split; a split an editor has no value for
+    is drawn as a hatched "n/a" stub, so a missing value never looks like a zero. ``rows``: the
+    run's ``report.SummaryRow``s; ``title``: model and benchmark."""
     written = []
     for mode in sorted({r.mode for r in rows}):
         editors = sorted({r.editor for r in rows if r.mode == mode and r.split in SPLITS})
         splits = [s for s in SPLITS if any(r.split == s and r.mode == mode for r in rows)]
         if not editors or not splits:
             continue
-        val = {(r.editor, r.split): r.value for r in rows
-               if r.mode == mode and r.split in SPLITS and r.metric == primary_metric(r.split)}
-        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(splits), 4))
+        by = {(r.editor, r.split, r.metric): r for r in rows if r.mode == mode}
+        fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(splits), 4.4))
         w = 0.8 / len(editors)
         for i, ed in enumerate(editors):
-            xs = [j + i * w for j in range(len(splits))]
-            ax.bar(xs, [val.get((ed, s), 0.0) for s in splits], width=w, label=ed)
+            color = f"C{i}"
+            for j, s in enumerate(splits):
+                x = j + i * w
+                r = by.get((ed, s, primary_metric(s)))
+                if r is None or not r.n_executed:
+                    ax.bar(x, 0.03, width=w, color="none", edgecolor="0.6", hatch="///")
+                    ax.text(x, 0.04, "n/a", ha="center", va="bottom", fontsize=6, color="0.4")
+                    continue
+                ax.bar(x, r.value, width=w, color=color, label=ed if j == 0 else None)
+                ax.text(x, r.value + 0.01, f"{r.value:.2f}", ha="center", va="bottom", fontsize=6)  # a zero shows "0.00"
+                pre = by.get((ed, s, primary_metric(s) + ".pre"))
+                if pre is not None:
+                    ax.plot([x - w / 2, x + w / 2], [pre.value, pre.value], color="black", lw=1.5,
+                            label="unedited" if i == 0 and j == 0 else None)
+        n = {s: max((by[(e, s, primary_metric(s))].n_executed for e in editors if (e, s, primary_metric(s)) in by), default=0)
+             for s in splits}
         ax.set_xticks([j + 0.4 - w / 2 for j in range(len(splits))])
-        ax.set_xticklabels([f"{s}\n({primary_metric(s)})" for s in splits], rotation=30, ha="right", fontsize=8)
+        ax.set_xticklabels([f"{s}\n{primary_metric(s)}, n={n[s]}" for s in splits], rotation=30, ha="right", fontsize=7)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("post-edit value (higher is better)")
-        ax.set_title(f"kedit: editors by split, mode {mode}")
-        ax.legend(fontsize=8)
+        ax.set_title(f"{title + chr(10) if title else ''}editors by split, mode {mode} (black tick: unedited model)", fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
         fig.tight_layout()
         path = out / f"bars_{mode}.png"
         fig.savefig(path, dpi=110)
@@ -43,23 +59,34 @@ def bars(rows: list, out: Path) -> list[Path]:
     return written
 
 
-def decay(decay_csv: Path, out: Path) -> Path | None:
+LINESTYLES = {"reliability": "-", "generalization": "--", "locality": ":"}
+
+
+def decay(decay_csv: Path, out: Path, title: str = "") -> Path | None:
+    """Sequential decay: one colour per editor, one line style per split, a point at 0 edits (the
+    unedited model), integer x ticks. Rows are keyed by (editor, n_edits, split, metric), the last
+    one winning."""
     if not decay_csv.is_file():
         return None
     with decay_csv.open() as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
+        keyed = {(r["editor"], int(r["n_edits"]), r["split"], r["metric"]): r for r in csv.DictReader(fh)}
+    if not keyed:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for ed in sorted({r["editor"] for r in rows}):
-        for split in sorted({r["split"] for r in rows}):
+    rows = list(keyed.values())
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    metrics = sorted({r["metric"] for r in rows})
+    for i, ed in enumerate(sorted({r["editor"] for r in rows})):
+        for split in sorted({r["split"] for r in rows}, key=lambda s: list(LINESTYLES).index(s) if s in LINESTYLES else 9):
             pts = sorted((int(r["n_edits"]), float(r["value"])) for r in rows if r["editor"] == ed and r["split"] == split)
             if pts:
-                ax.plot(*zip(*pts), marker="o", label=f"{ed}: {split}")
-    ax.set_xlabel("edits applied (sequential, no restore)")
-    ax.set_ylabel("token_acc over edits so far")
+                ax.plot(*zip(*pts), marker="o", ms=3, color=f"C{i}", linestyle=LINESTYLES.get(split, "-."),
+                        label=f"{ed}: {split}")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("edits applied so far (sequential, no restore)")
+    ax.set_ylabel(f"{'/'.join(metrics)}: reliability, generalization\nover the edits so far; locality vs unedited")
     ax.set_ylim(0, 1.05)
-    ax.set_title("kedit: sequential decay")
+    ax.set_title(f"{title + chr(10) if title else ''}sequential decay", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "decay_sequential.png"

@@ -180,6 +180,32 @@ def headline(rows: list[SummaryRow]) -> list[str]:
     return lines
 
 
+# EasyEdit's summary names (easyeditor/editors/editor.py, its `summary_metrics`): every one is
+# teacher-forced token accuracy, as kedit's token_acc; portability pools kedit's three portability splits.
+EASYEDIT_NAMES = {
+    "rewrite_acc": ("reliability",),
+    "rephrase_acc": ("generalization",),
+    "locality": ("locality",),
+    "portability": ("subject_replace", "reverse_relation", "one_hop"),
+}
+
+
+def easyedit_view(rows: list[SummaryRow]) -> str:
+    """The figures under EasyEdit's names, to set beside papers that report EasyEdit's summary:
+    ``token_acc`` post-edit; ``portability`` is the mean over every executed probe of the three
+    portability splits (each split weighted by its probes)."""
+    lines = ["| editor | mode | " + " | ".join(EASYEDIT_NAMES) + " |", "|---|---|" + "---|" * len(EASYEDIT_NAMES)]
+    by = {(r.editor, r.mode, r.split): r for r in rows if r.metric == "token_acc"}
+    for ed, mode in sorted({(r.editor, r.mode) for r in rows if r.split in SPLITS}):
+        cells = []
+        for splits in EASYEDIT_NAMES.values():
+            got = [by[(ed, mode, s)] for s in splits if (ed, mode, s) in by and by[(ed, mode, s)].n_executed]
+            n = sum(r.n_executed for r in got)
+            cells.append(f"{sum(r.value * r.n_executed for r in got) / n:.3f}" if n else "")
+        lines.append(f"| {ed} | {mode} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(rows: list[SummaryRow], ranked: list[Ranked], weights: Mapping[str, float]) -> str:
     lines = headline(rows)
     metrics = [m for m in METRICS.names() if any(r.metric == m for r in rows)]

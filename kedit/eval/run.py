@@ -312,8 +312,9 @@ def write_outputs(out: Path, weights: str | None = None) -> str:
     atomic_write(out / "summary.md", md)
     from . import plots  # matplotlib: imported only when plots are drawn
 
-    plots.bars(rep.rows, out)
-    plots.decay(out / "decay.csv", out)
+    title = f"{conf.get('model', '')} on {Path(conf['bench']).name}" if "bench" in conf else ""
+    plots.bars(rep.rows, out, title)
+    plots.decay(out / "decay.csv", out, title)
     return md
 
 

@@ -68,3 +68,18 @@ def test_report_with_other_weights_writes_its_own_ranking_file(tiny_kg, tmp_path
     assert new["weights"] == {"portability": 2.0, "locality": 1.0}
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name in before}
     assert after == before  # the run's own summary.md and ranking.json stay as the run wrote them
+
+
+def test_report_under_easyedit_names(tiny_kg, tmp_path, capsys):
+    bench = write_jsonl(tiny_kg.cases[:2], tmp_path / "bench.jsonl")
+    out = tmp_path / "run"
+    args = ["run", "--model", str(tiny_kg.path), "--bench", str(bench), "--editors", "ft-l", "--out", str(out), "-q"]
+    for k, v in TINY_OVERRIDES["ft-l"].items():
+        args += ["--hparam", f"ft-l.{k}={v}"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["report", str(out), "--names", "easyedit"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "| editor | mode | rewrite_acc | rephrase_acc | locality | portability |"
+    row = table[2].split("|")
+    assert row[1].strip() == "ft-l" and float(row[3]) == 1.0  # rewrite_acc: the edits took (token_acc of reliability)

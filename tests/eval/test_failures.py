@@ -231,10 +231,10 @@ def test_sequential_resume_after_an_interruption_gives_the_uninterrupted_decay_c
         assert main(args + ["--out", str(tmp_path / "whole")]) == 0
         stop = ["--hparam", f"test-stepper.stop_at={tiny_kg.cases[4].case_id}"]
         assert main(args + ["--out", str(tmp_path / "cut")] + stop) == 130  # interrupted after 2 decay points
-        assert len((tmp_path / "cut" / "decay.csv").read_text().splitlines()) == 1 + 2 * 3
+        assert len((tmp_path / "cut" / "decay.csv").read_text().splitlines()) == 1 + 3 * 3  # 0, 2 and 4 edits
         assert main(args + ["--out", str(tmp_path / "cut")] + stop) == 0
         whole = (tmp_path / "whole" / "decay.csv").read_text().splitlines()
         again = (tmp_path / "cut" / "decay.csv").read_text().splitlines()
-        assert len(whole) == 1 + 3 * 3 and again == whole
+        assert len(whole) == 1 + 4 * 3 and again == whole  # 0, 2, 4 and 6 edits
     finally:
         EDITORS.unregister("test-stepper")

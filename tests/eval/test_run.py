@@ -135,7 +135,9 @@ def test_batch_and_sequential_modes(tiny_kg, bench, tmp_path):
     out = tmp_path / "seq"
     assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "ft-l", "--mode", "sequential", "--every", "2", "--out", out, *hparam_args("ft-l")) == 0
     decay = list(csv.DictReader((out / "decay.csv").open()))
-    assert sorted({int(r["n_edits"]) for r in decay}) == [2, 4, 6]
+    assert sorted({int(r["n_edits"]) for r in decay}) == [0, 2, 4, 6]
+    zero = {r["split"]: float(r["value"]) for r in decay if r["n_edits"] == "0"}
+    assert zero["locality"] == 1.0 and zero["reliability"] < 0.5  # the unedited model: before any edit
     assert (out / "decay_sequential.png").is_file()
 
 
