@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import types
 import typing
@@ -38,6 +39,7 @@ import yaml
 from ..errors import KeditError, RunError, did_you_mean
 from ..models.roles import family_of, n_layers
 
+log = logging.getLogger(__name__)
 HPARAMS_DIR = Path(__file__).resolve().parent / "hparams"
 
 
@@ -209,16 +211,21 @@ def load_hparams(cls: type, editor: str, model=None, overrides: Mapping[str, Any
             raise did_you_mean("hyper-parameter", key, known, f"({editor}, from {source})")
         values[key], sources[key] = value, source
 
+    tuned: list[tuple[Path, Any, list[str]]] = []
     for f in hparams_files(editor, family_of(model) if model is not None else None):
         data = _yaml(f.read_text(encoding="utf-8"), str(f)) or {}
         if not isinstance(data, dict):
             raise KeditError(f"{f}: expected a mapping of hyper-parameters")
+        tuned_for = data.pop("tuned_for", None)  # what the file's values were tuned on (not a hyper-parameter)
         for k, v in data.items():
             put(k, v, str(f))
+        tuned.append((f, tuned_for, list(data)))
     for k, v in (overrides or {}).items():
         if isinstance(v, str) and hints.get(k) is not str:  # a string field keeps the text as written
             v = _yaml(v, f"--hparam {editor}.{k}={v}")
         put(k, v, f"--hparam {editor}.{k}")
+    for f, tuned_for, keys in tuned:
+        _warn_if_tuned_elsewhere(editor, f, tuned_for, [k for k in keys if sources.get(k) == str(f)], model)
     try:
         hp = cls(**values)
     except HyperParamTypeError as e:
@@ -228,6 +235,33 @@ def load_hparams(cls: type, editor: str, model=None, overrides: Mapping[str, Any
     if model is not None:
         check_layers(hp, editor, model, sources)
     return hp
+
+
+_warned: set[tuple] = set()
+
+
+def model_shape(model) -> tuple[int | None, int | None]:
+    """(layers, d_model) read off a model's config, whatever the family calls them."""
+    cfg = getattr(model, "config", None)
+    layers = next((getattr(cfg, a) for a in ("num_hidden_layers", "n_layer") if getattr(cfg, a, None)), None)
+    width = next((getattr(cfg, a) for a in ("hidden_size", "n_embd") if getattr(cfg, a, None)), None)
+    return layers, width
+
+
+def _warn_if_tuned_elsewhere(editor: str, path: Path, tuned_for: Any, keys: list[str], model) -> None:
+    """A family file tuned on one model is not applied silently to another of the family: warn (once
+    per file and model shape) when the model's layers or width differ from the file's ``tuned_for``."""
+    if not keys or not isinstance(tuned_for, dict) or model is None:
+        return
+    layers, width = model_shape(model)
+    want = (tuned_for.get("num_hidden_layers"), tuned_for.get("hidden_size"))
+    if (layers, width) == want or (editor, str(path), layers, width) in _warned:
+        return
+    _warned.add((editor, str(path), layers, width))
+    log.warning("%s: %s was tuned for %s (%s layers, d_model %s); this model has %s layers, d_model %s, so its "
+                "values for %s may not suit it: check them, and override with --hparam %s.KEY=VALUE",
+                editor, f"{path.parent.name}/{path.name}", tuned_for.get("model", "another model"), want[0], want[1],
+                layers, width, ", ".join(keys), editor)
 
 
 def _yaml(text: str, source: str) -> Any:

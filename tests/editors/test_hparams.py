@@ -148,6 +148,28 @@ def test_defaults_come_from_the_dataclass_only():
         assert family in FAMILIES, f"{f}: not a family of kedit.models.roles.FAMILIES"
         cls = EDITOR_HPARAMS[editor]
         data = yaml.safe_load(f.read_text())
+        assert isinstance(data.pop("tuned_for", None), dict), f"{f}: say what it was tuned on (tuned_for)"
         for key, value in data.items():
             coerced = getattr(cls(**{key: value}), key)
             assert coerced != defaults[editor][key], f"{f}: '{key}' repeats the dataclass default"
+
+
+def test_a_family_file_tuned_on_another_shape_warns_once(caplog):
+    """SmolLM2's Llama-family values are not applied silently to a Llama of another shape."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from kedit.editors.ft_l import FTLHyperParams
+
+    model = LlamaForCausalLM(LlamaConfig(num_hidden_layers=28, hidden_size=64, intermediate_size=128,
+                                         num_attention_heads=4, num_key_value_heads=4, vocab_size=100))
+    with caplog.at_level("WARNING", logger="kedit.editors.hparams"):
+        load_hparams(FTLHyperParams, "ft-l", model)
+        load_hparams(FTLHyperParams, "ft-l", model)
+    warned = [r.getMessage() for r in caplog.records if "tuned for SmolLM2-135M" in r.getMessage()]
+    assert len(warned) == 1 and "28 layers" in warned[0] and "--hparam ft-l.KEY=VALUE" in warned[0]
+    caplog.clear()
+    other = LlamaForCausalLM(LlamaConfig(num_hidden_layers=27, hidden_size=64, intermediate_size=128,
+                                         num_attention_heads=4, num_key_value_heads=4, vocab_size=100))
+    with caplog.at_level("WARNING", logger="kedit.editors.hparams"):  # every value the file sets is overridden
+        load_hparams(FTLHyperParams, "ft-l", other, {"layers": [20], "num_steps": 5, "lr": 1e-3, "norm_constraint": 1e-3})
+    assert not [r for r in caplog.records if "tuned for" in r.getMessage()]
