@@ -1,0 +1,71 @@
+"""Keys: where the fact is looked up, and a module's mean input (``k*``) and output (``v₀``) there.
+
+``lookup_indices`` finds the token of ``prompt.format(subject)`` where the subject's fact is read:
+``subject_last`` (the last token overlapping the subject, by the tokenizer's offset mapping: no
+leading-space conventions needed) or ``last`` (the prompt's last token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ...errors import KeditError
+from ...models.text import encode_prompts, pad_batch, pad_id
+from ..nethook import Trace
+
+FACT_TOKENS = ("subject_last", "last")
+
+
+def subject_end(prompt: str, subject: str) -> int:
+    """Character offset just past the subject in ``prompt.format(subject)``."""
+    return prompt.format("\x00").index("\x00") + len(subject)
+
+
+def last_subject_token(tok, text: str, end: int) -> int:
+    """Index of the last token of ``tok(text)`` that overlaps ``text[:end]``."""
+    try:
+        enc = tok(text, return_offsets_mapping=True)
+        spans = enc["offset_mapping"]
+    except (NotImplementedError, ValueError, KeyError):
+        return len(tok(text[:end])["input_ids"]) - 1
+    idx = [i for i, (a, b) in enumerate(spans) if b > a and a < end]
+    if not idx:
+        raise KeditError(f"no token of {text!r} covers its subject (ending at character {end})")
+    return idx[-1]
+
+
+def lookup_indices(tok, prompts: Sequence[str], subject: str, fact_token: str) -> list[int]:
+    """The token where the fact is looked up in each ``prompt.format(subject)``."""
+    out = []
+    for p in prompts:
+        text = p.format(subject)
+        if fact_token == "last":
+            out.append(len(tok(text)["input_ids"]) - 1)
+        else:
+            out.append(last_subject_token(tok, text, subject_end(p, subject)))
+    return out
+
+
+def body(model: nn.Module) -> nn.Module:
+    """The transformer up to its final norm (the LM head is applied by hand where needed)."""
+    return getattr(model, "base_model", model)
+
+
+@torch.no_grad()
+def mean_key_value(model: nn.Module, tok, site: str, prompts: Sequence[str], subject: str,
+                   fact_token: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(k*, v₀)``: the mean input and output of module ``site`` at the lookup token over the
+    prompts ``p.format(subject)``; the forward pass stops at ``site``.   (d_in,), (d_out,)"""
+    device = next(model.parameters()).device
+    idxs = lookup_indices(tok, prompts, subject, fact_token)
+    ids, mask = pad_batch(encode_prompts(tok, [p.format(subject) for p in prompts]), pad_id(tok))  # (P, T)
+    with Trace(model, site, stop=True) as tr:
+        body(model)(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+    rows = torch.arange(len(prompts), device=device)
+    cols = torch.tensor(idxs, device=device)
+    k = tr.input[rows, cols].float()  # (P, d_in)
+    v = tr.output[rows, cols].float()  # (P, d_out)
+    return k.mean(0), v.mean(0)
