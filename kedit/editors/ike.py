@@ -49,6 +49,7 @@ from torch import nn
 
 from ..atomic import atomic_open
 from ..errors import KeditError, RecordError
+from ..optional import require
 from ..records.jsonl import iter_json_lines
 from ..settings import cache_dir, data_root
 from .base import EditRequest, EditResult, Editor, register_editor
@@ -182,10 +183,7 @@ class Encoder:
     """A sentence-transformers model loaded from a local folder; unit-norm embeddings on the CPU."""
 
     def __init__(self, folder: Path, batch_size: int = 64):
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError:
-            raise KeditError("ike needs sentence-transformers: pip install 'sentence-transformers>=3'") from None
+        SentenceTransformer = require("sentence_transformers", "ike").SentenceTransformer  # noqa: N806
         self.folder = folder
         self.identity = f"{folder.name}:{_folder_digest(folder)}"
         self.batch_size = batch_size
@@ -236,6 +234,7 @@ class IKE(Editor):
         self._indexes: dict[str, DemoIndex] = {}  # key: pool content + encoder identity
 
     def encoder(self, hp: IKEHyperParams) -> Encoder:
+        require("sentence_transformers", "ike")  # the extra first, then the encoder's weights
         folder = sentence_model_dir(hp.sentence_model)
         if folder not in self._encoders:
             self._encoders[folder] = Encoder(folder, hp.encode_batch_size)

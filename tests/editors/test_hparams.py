@@ -18,7 +18,7 @@ from kedit.editors.rome import ROMEHyperParams
 from kedit.errors import KeditError, RunError, UnknownNameError
 from kedit.models.roles import FAMILIES, family_of
 
-EDITOR_HPARAMS = {"ft-l": FTLHyperParams, "rome": ROMEHyperParams, "ike": IKEHyperParams}
+EDITOR_HPARAMS = {name: EDITORS.get(name).hparams_cls for name in EDITORS.names()}  # every registered editor
 
 
 def tiny(config_class: str, n_layers: int = 2):
