@@ -183,7 +183,7 @@ class Encoder:
     """A sentence-transformers model loaded from a local folder; unit-norm embeddings on the CPU."""
 
     def __init__(self, folder: Path, batch_size: int = 64):
-        SentenceTransformer = require("sentence_transformers", "ike").SentenceTransformer  # noqa: N806
+        SentenceTransformer = require("sentence_transformers", "ike").SentenceTransformer
         self.folder = folder
         self.identity = f"{folder.name}:{_folder_digest(folder)}"
         self.batch_size = batch_size

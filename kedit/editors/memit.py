@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -46,10 +45,11 @@ from torch import nn
 from ..errors import KeditError
 from ..models.roles import path_of
 from ..models.text import encode_prompts, length_batches, pad_batch, pad_id
-from .base import Editor, EditRequest, EditResult, ParamSnapshot, register_editor
+from .base import EditRequest, EditResult, ParamSnapshot, register_editor
 from .hparams import HyperParams
-from .locate import keys, templates
-from .locate.covariance import LayerCovariance, StatsSpec, key_covariances
+from .locate import keys
+from .locate.covariance import LayerCovariance
+from .locate.editor import LocateEditor
 from .locate.solves import add_to_weight, batch_update
 from .locate.values import ValueSearch, optimize_residual
 from .nethook import Trace
@@ -103,62 +103,17 @@ class MEMITHyperParams(HyperParams):
             raise KeditError("memit: mom2_update_weight must be > 0")
 
 
-@dataclass
-class _Prepared:
-    key: tuple
-    templates: list[str]
-    cov: dict[int, LayerCovariance | None]
-    info: dict[str, Any]
-    kwargs: dict[str, Any]
-
-
-def _prepare_key(hp: MEMITHyperParams) -> tuple:
-    fields = ("layers", "context_templates", "context_template_length_params", "context_template_seed", "mom2_adjustment",
-              "mom2_corpus", "mom2_n_samples", "mom2_max_tokens", "mom2_dtype", "mom2_rcond", "mom2_ridge")
-    return tuple(getattr(hp, f) for f in fields)
-
-
 @register_editor("memit")
-class MEMIT(Editor):
+class MEMIT(LocateEditor):
     hparams_cls = MEMITHyperParams
     supports_batch = True
 
-    def __init__(self) -> None:
-        self._prepared: weakref.WeakKeyDictionary[nn.Module, _Prepared] = weakref.WeakKeyDictionary()
-
-    def prepare(self, model: nn.Module, tok, hp: MEMITHyperParams, *, texts: Sequence[str] | None = None,
-                fingerprint: str | None = None) -> dict[str, Any]:
-        """Context prefixes (once per model) and ``C_l`` of every edited layer, in one pass over the text."""
-        tmpl = templates.context_templates(model, tok, hp.context_templates, hp.context_template_length_params,
-                                           hp.context_template_seed)
-        info: dict[str, Any] = {"context_templates": len(tmpl), "layers": ",".join(map(str, hp.layers))}
-        cov: dict[int, LayerCovariance | None] = {layer: None for layer in hp.layers}
-        if hp.mom2_adjustment:
-            spec = StatsSpec(hp.mom2_corpus, hp.mom2_n_samples, hp.mom2_max_tokens, hp.mom2_dtype, hp.mom2_batch_tokens,
-                             hp.mom2_rcond, hp.mom2_ridge)
-            cov = dict(key_covariances(model, tok, hp.layers, spec, texts=texts, fingerprint=fingerprint))
-            first = cov[hp.layers[0]].info
-            info |= {"stats_cache_hit": all(c.info["stats_cache_hit"] for c in cov.values()),
-                     "stats_tokens": first["stats_tokens"], "stats_seconds": first["stats_seconds"],
-                     "ridge_lambda_max": max(c.ridge_lambda for c in cov.values())}
-            singular = {layer: c.singular for layer, c in cov.items() if c.singular}
-            if singular:
-                info["covariance_singular"] = "; ".join(f"layer {k}: {v}" for k, v in singular.items())
-        self._prepared[model] = _Prepared(_prepare_key(hp), tmpl, cov, info, {"texts": texts, "fingerprint": fingerprint})
-        return info
-
-    def _state(self, model, tok, hp) -> _Prepared:
-        st = self._prepared.get(model)
-        if st is None or st.key != _prepare_key(hp):
-            self.prepare(model, tok, hp, **(st.kwargs if st is not None else {}))
-            st = self._prepared[model]
-        return st
+    def edited_layers(self, hp: MEMITHyperParams) -> tuple[int, ...]:
+        return tuple(hp.layers)
 
     def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp: MEMITHyperParams) -> EditResult:
         state = self._state(model, tok, hp)
-        if state.info.get("covariance_singular"):
-            raise KeditError(f"memit: the key covariance is singular ({state.info['covariance_singular']}) and "
-                             "memit.mom2_ridge is 0; set memit.mom2_ridge > 0 (default 1e-4) or use more statistics samples")
+        self.check_solvable(state)
         names = [path_of(model, "mlp_out", layer) + ".weight" for layer in hp.layers]
         snapshot = ParamSnapshot(model, names)
         try:

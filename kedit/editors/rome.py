@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -69,11 +68,11 @@ import torch
 from torch import nn
 
 from ..errors import KeditError
-from ..models.roles import n_layers, path_of
-from .base import Editor, EditRequest, EditResult, ParamSnapshot, register_editor
+from ..models.roles import path_of
+from .base import EditRequest, EditResult, ParamSnapshot, register_editor
 from .hparams import HyperParams
 from .locate import keys, templates
-from .locate.covariance import StatsSpec, key_covariances
+from .locate.editor import LocateEditor
 from .locate.solves import add_to_weight, rank_one_update
 from .locate.values import ValueSearch, optimize_residual
 
@@ -123,59 +122,14 @@ class ROMEHyperParams(HyperParams):
             raise KeditError(f"rome: mom2_dtype must be float32 or float64, not {self.mom2_dtype!r}")
 
 
-@dataclass
-class _Prepared:
-    key: tuple
-    templates: list[str]
-    C: torch.Tensor | None  # (d_in, d_in) float64, regularised; None without mom2 adjustment
-    info: dict[str, Any]
-    kwargs: dict[str, Any]  # prepare()'s texts / fingerprint, reused if edit() must prepare again
-
-
-def _prepare_key(hp: ROMEHyperParams) -> tuple:
-    fields = ("layer", "context_templates", "context_template_length_params", "context_template_seed", "mom2_adjustment",
-              "mom2_corpus", "mom2_n_samples", "mom2_max_tokens", "mom2_dtype", "mom2_rcond", "mom2_ridge")
-    return tuple(getattr(hp, f) for f in fields)
-
-
 @register_editor("rome")
-class ROME(Editor):
+class ROME(LocateEditor):
     hparams_cls = ROMEHyperParams
     supports_batch = False  # requests are applied one after another, each a rank-one update
 
-    def __init__(self) -> None:
-        self._prepared: weakref.WeakKeyDictionary[nn.Module, _Prepared] = weakref.WeakKeyDictionary()
+    def edited_layers(self, hp: ROMEHyperParams) -> tuple[int, ...]:
+        return (hp.layer,)
 
-    # ------------------------------------------------------------------------------------------
-    def prepare(self, model: nn.Module, tok, hp: ROMEHyperParams, *, texts: Sequence[str] | None = None,
-                fingerprint: str | None = None) -> dict[str, Any]:
-        """Context prefixes (once per model) and the key statistics ``C`` of layer ``hp.layer``.
-
-        ``texts`` replaces the named corpus (e.g. a test model's own sentences); ``fingerprint``
-        identifies the weights for the statistics cache (default: ``weights_fingerprint``).
-        """
-        _check_layer(model, hp.layer)
-        templates = context_templates(model, tok, hp)
-        info: dict[str, Any] = {"context_templates": len(templates)}
-        C = None
-        if hp.mom2_adjustment:
-            cov = key_covariances(model, tok, [hp.layer], stats_spec(hp), texts=texts, fingerprint=fingerprint)[hp.layer]
-            C = cov.C
-            if cov.singular:  # every edit will refuse to solve with it (an error per case, the run goes on)
-                info["covariance_singular"] = cov.singular
-            info |= cov.info
-        self._prepared[model] = _Prepared(_prepare_key(hp), templates, C, info, {"texts": texts, "fingerprint": fingerprint})
-        return info
-
-    def _state(self, model, tok, hp) -> _Prepared:
-        st = self._prepared.get(model)
-        if st is None or st.key != _prepare_key(hp):
-            log.info("rome: preparing for layer %d (statistics, context prefixes)", hp.layer)
-            self.prepare(model, tok, hp, **(st.kwargs if st is not None else {}))
-            st = self._prepared[model]
-        return st
-
-    # ------------------------------------------------------------------------------------------
     def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp: ROMEHyperParams) -> EditResult:
         state = self._state(model, tok, hp)
         w_name = path_of(model, "mlp_out", hp.layer) + ".weight"
@@ -184,10 +138,7 @@ class ROME(Editor):
         try:
             for req in requests:
                 t0 = time.perf_counter()
-                if state.info.get("covariance_singular"):
-                    raise KeditError(f"rome: the layer-{hp.layer} key covariance is singular ({state.info['covariance_singular']}) "
-                                     "and rome.mom2_ridge is 0, so the rank-one solve has no unique answer; set "
-                                     "rome.mom2_ridge > 0 (default 1e-4) or use more statistics samples")
+                self.check_solvable(state)
                 info = apply_rome(model, tok, req, hp, state.templates, state.C)
                 info["seconds"] = round(time.perf_counter() - t0, 3)
                 per_request.append(info)
@@ -201,11 +152,6 @@ class ROME(Editor):
 
 # ----------------------------------------------------------------------------------------------
 # the update, on the family's shared core (kedit.editors.locate)
-
-
-def stats_spec(hp: ROMEHyperParams) -> StatsSpec:
-    return StatsSpec(corpus=hp.mom2_corpus, n_samples=hp.mom2_n_samples, max_tokens=hp.mom2_max_tokens,
-                     dtype=hp.mom2_dtype, batch_tokens=hp.mom2_batch_tokens, rcond=hp.mom2_rcond, ridge=hp.mom2_ridge)
 
 
 def value_search(hp: ROMEHyperParams) -> ValueSearch:
@@ -247,12 +193,6 @@ def optimize_delta(model: nn.Module, tok, req: EditRequest, hp: ROMEHyperParams,
 def context_templates(model: nn.Module, tok, hp: ROMEHyperParams) -> list[str]:
     return templates.context_templates(model, tok, hp.context_templates, hp.context_template_length_params,
                                        hp.context_template_seed)
-
-
-def _check_layer(model: nn.Module, layer: int) -> None:
-    n = n_layers(model)
-    if not 0 <= layer < n:
-        raise KeditError(f"rome: layer {layer} is out of range for a model with {n} layers (0..{n - 1}); set rome.layer")
 
 
 __all__ = ["ROME", "ROMEHyperParams", "apply_rome", "context_templates", "key_and_value", "optimize_delta"]
