@@ -8,6 +8,13 @@ bash scripts/setup.sh || exit 1
 KEDIT_LLAMA_SERVER=$(bash scripts/llama_server.sh) || { echo "test.sh: building llama-server failed" >&2; exit 1; }
 KEDIT_LABEL_STUDIO=$(bash scripts/label_studio.sh) || { echo "test.sh: installing Label Studio failed" >&2; exit 1; }
 export KEDIT_LLAMA_SERVER KEDIT_LABEL_STUDIO
+# a real browser for the annotator-view test: Debian's chromium, driven by playwright (never `playwright install`)
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+  SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $SUDO apt-get install -y -q chromium >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; } \
+    || { echo "test.sh: installing chromium failed" >&2; exit 1; }
+fi
+.venv/bin/pip install -q "playwright==1.65.2" || { echo "test.sh: installing playwright failed" >&2; exit 1; }
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 rc=$?

@@ -22,6 +22,14 @@ the user's own ``LABEL_STUDIO_*``/``DJANGO_*`` settings and the bare ``USERNAME`
 ``PORT`` and ``HOST`` Label Studio would also read. Then kedit sets what Label Studio needs: its
 ``LABEL_STUDIO_*`` settings (the admin's name, password and token on a first start, the data
 dir), empty Sentry DSNs (it otherwise calls out) and ``PYTHONUNBUFFERED``.
+
+Credentials. kedit writes no credential of its own anywhere. Label Studio keeps the admin's
+password as a salted hash and the legacy API token in clear, both in the data dir's
+``label_studio.sqlite3``. So every start (the first and each restart) reads the token back from
+that database (:func:`stored_credentials`, read-only) and ``kbuild annotate serve`` prints the
+login and the ``export`` lines again. The password is printed on the start that creates the admin
+only: it cannot be read back, so a restart prints how to set a new one instead (Label Studio's own
+``reset_password`` command, :func:`reset_password_command`).
 """
 
 from __future__ import annotations
@@ -30,17 +38,21 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from ..errors import KeditError
 from ..settings import cache_dir, cache_root
@@ -137,7 +149,7 @@ def ensure_template(executable: Path | None = None, version: str = LABEL_STUDIO_
     tmp = Path(tempfile.mkdtemp(prefix=f"template-{version}-", dir=tpl.parent))
     log.info("migrating a Label Studio %s template data dir (once; 30-60 s)", version)
     proc = subprocess.run([str(exe), "version", "--data-dir", str(tmp)], env=server_env(data_dir=tmp),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
     if proc.returncode != 0 or not (tmp / DATABASE).is_file():
         shutil.rmtree(tmp, ignore_errors=True)
         raise KeditError(f"label-studio could not migrate a data dir (exit {proc.returncode}):\n{proc.stdout[-2000:]}")
@@ -158,15 +170,16 @@ class LabelStudioServer:
     """A running ``label-studio start``; stop it with ``stop()`` or use it as a context manager."""
 
     url: str
-    token: str | None  # None when the data dir already had its admin (its token is in the UI)
-    username: str
+    token: str | None  # the login's legacy API token (read back from the database on a restart); None if it has none
+    username: str  # the login: the admin created on a fresh data dir, or the one found in it on a restart
     data_dir: Path
     process: subprocess.Popen
     log_path: Path
     version: str = LABEL_STUDIO_VERSION
     timings: dict = field(default_factory=dict)
     executable: Path | None = None
-    password: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)  # set on the start that created the admin only
+    created: bool = False  # whether this start created the data dir's admin
 
     def stop(self, timeout: float = 15) -> None:
         if self.process.poll() is not None:
@@ -181,7 +194,7 @@ class LabelStudioServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
 
-    def __enter__(self) -> "LabelStudioServer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -196,8 +209,8 @@ class LabelStudioServer:
         token = token or new_token()
         python = (self.executable or find_executable(self.version)).parent / "python"
         proc = subprocess.run([str(python), "-c", _ADD_USER, email, password or secrets.token_urlsafe(16), token],
-                              env=server_env(data_dir=self.data_dir), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, timeout=300)
+                              env=server_env(data_dir=self.data_dir), capture_output=True, text=True, timeout=300,
+                              check=False)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
             raise KeditError(f"could not create Label Studio user {email}: {proc.stderr[-1500:]}")
@@ -223,6 +236,56 @@ print(json.dumps({"id": user.id}))
 """
 
 
+def stored_credentials(data_dir: str | Path, username: str) -> tuple[str, str | None] | None:
+    """(login, legacy API token) of ``username`` in the data dir's database, else of its first superuser.
+
+    Reads Label Studio's own tables (``htx_user``, ``authtoken_token``; Label Studio 1.x) read-only.
+    The token is None when that user has none; the result is None when the database has no such
+    user or cannot be read. Passwords are stored hashed: none can be read back.
+    """
+    db = Path(data_dir).absolute() / DATABASE
+    if not db.is_file():
+        return None
+    query = ("SELECT u.email, t.key FROM htx_user u LEFT JOIN authtoken_token t ON t.user_id = u.id "
+             "WHERE u.is_active AND ({}) ORDER BY u.id LIMIT 1")
+    try:
+        with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10)) as con:
+            row = (con.execute(query.format("u.email = ?"), (username,)).fetchone()
+                   or con.execute(query.format("u.is_superuser")).fetchone())
+    except sqlite3.Error as e:
+        log.warning("could not read the Label Studio users of %s: %s", db, e)
+        return None
+    return (row[0], row[1] or None) if row else None
+
+
+def reset_password_command(data_dir: str | Path, username: str, executable: Path | None = None) -> str:
+    """The shell line that sets a new password for ``username`` (Label Studio asks for it; the server may keep running)."""
+    exe = str(executable or "label-studio")
+    data = str(Path(data_dir).absolute())
+    return (f"LABEL_STUDIO_BASE_DATA_DIR={shlex.quote(data)} {shlex.quote(exe)} reset_password "
+            f"--data-dir {shlex.quote(data)} --username {shlex.quote(username)}")
+
+
+def access_text(server: LabelStudioServer) -> str:
+    """What ``kbuild annotate serve`` prints on every start: the login, and the variables to export."""
+    lines = []
+    if server.created and server.password:
+        lines.append(f"log in at {server.url} as {server.username} with password {server.password}\n"
+                     "  (a new admin: the password is shown this once; kedit does not store it, Label Studio keeps only its hash)")
+    else:
+        lines.append(f"log in at {server.url} as {server.username} with the password set when this data dir was made\n"
+                     "  (kedit does not store it and Label Studio keeps only its hash); to set a new one, run:\n"
+                     f"  {reset_password_command(server.data_dir, server.username, server.executable)}")
+    lines.append("API access for kbuild annotate push/pull:")
+    lines.append(f"  export LABEL_STUDIO_URL={server.url}")
+    if server.token:
+        lines.append(f"  export LABEL_STUDIO_API_KEY={server.token}")
+    else:
+        lines.append(f"  {server.username} has no legacy API token in this data dir: log in, open Account & Settings, "
+                     "then export LABEL_STUDIO_API_KEY=<that token>")
+    return "\n".join(lines)
+
+
 def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout: float = 180, log_path: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -246,7 +309,8 @@ def start_server(data_dir: str | Path, *, port: int | None = None, username: str
 
     On a fresh ``data_dir`` the template is copied in (unless ``use_template`` is false: a cold start),
     and the admin ``username`` is created with ``token`` (a new random one if not given). On a data dir
-    that already has a database, Label Studio keeps its users; ``token`` is then None unless given.
+    that already has a database, Label Studio keeps its users: the login and its token are read back
+    from it (``username`` if it is a user there, else the first superuser); no password is known then.
     """
     exe = find_executable(version)
     data_dir = Path(data_dir).absolute()
@@ -283,6 +347,11 @@ def start_server(data_dir: str | Path, *, port: int | None = None, username: str
         raise
     timings["start_s"] = round(time.perf_counter() - t0, 2)
     timings["from_template"] = bool(fresh and use_template)
+    server.created = fresh
+    found = stored_credentials(data_dir, username)
+    if found is not None:
+        server.username = found[0]
+        server.token = token if fresh else found[1]
     return server
 
 
@@ -291,12 +360,7 @@ def main_serve(port: int, data_dir: str | Path | None, username: str, use_templa
     data_dir = Path(data_dir) if data_dir else cache_dir("label-studio") / "data"
     server = start_server(data_dir, port=port, username=username, use_template=use_template)
     print(f"Label Studio {server.version} is up at {server.url} (data: {server.data_dir}; log: {server.log_path})")
-    if server.token:
-        print(f"log in as {server.username} with password {server.password} (shown once; kedit stores neither)\n"
-              f"API access for kbuild annotate push/pull:\n"
-              f"  export LABEL_STUDIO_URL={server.url}\n  export LABEL_STUDIO_API_KEY={server.token}")
-    else:
-        print("this data dir already had its users; use the API token shown under Account & Settings in the UI")
+    print(access_text(server))
     print("Ctrl-C stops it.")
     sys.stdout.flush()
 

@@ -5,9 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from kedit.annotations.config import labeling_config
+from kedit.annotations.config import DETAILS, labeling_config
 from kedit.annotations.pull import apply_annotations
-from kedit.annotations.tasks import ID_FIELD, PUSH_SPLITS, make_tasks, probe_key
+from kedit.annotations.tasks import (
+    BADGE,
+    ID_FIELD,
+    PUSH_SPLITS,
+    KGNames,
+    make_tasks,
+    probe_key,
+)
+from kedit.records import Condition, EditCase, Probe, Relation
 from kedit.records.jsonl import read_jsonl
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "bench.jsonl"
@@ -25,8 +33,12 @@ def test_config_is_wellformed_and_names_the_controls():
     assert names["question_fix"] == names["answer_fix"] == "TextArea"
     verdict = next(e for e in root.iter("Choices"))
     assert verdict.get("required") == "true" and [c.get("value") for c in verdict] == ["correct", "incorrect", "unsure"]
-    values = {e.get("value") for e in root.iter("Text")}
-    assert {"$edit", "$triple", "$question", "$answer"} <= values
+    objects = {e.get("name"): (e.tag, e.get("value")) for e in root.iter() if e.tag in ("Text", "HyperText")}
+    assert objects["question"] == ("Text", "$question") and objects["answer"] == ("Text", "$answer")
+    assert objects["triple"] == ("HyperText", "$view_head") and objects["evidence"] == ("HyperText", "$view_evidence")
+    assert {c.get("toName") for c in root.iter() if c.get("toName")} <= set(objects)  # the kedit-verify/1 targets
+    panel = next(root.iter("Panel"))
+    assert panel.get("value") == "details" and len(list(panel.iter("Header"))) == len(DETAILS)
 
 
 def test_tasks_one_per_generated_probe_with_stable_ids(demo):
@@ -46,6 +58,59 @@ def test_tasks_one_per_generated_probe_with_stable_ids(demo):
     gen = next(t["data"] for t in tasks if t["data"]["split"] == "generalization")
     assert (gen["subject"], gen["relation"], gen["object"]) == ("France", "capital", "Berlin")
     assert probe_key("c", "s", "p", ["a"]) != probe_key("c", "s", "p", ["b"])
+
+
+def test_the_view_names_the_world_and_the_fact_each_probe_tests(demo):
+    by_split = {}
+    for t in make_tasks(demo[:1]):
+        by_split.setdefault(t["data"]["split"], t["data"])
+    for split in ("generalization", "subject_replace", "reverse_relation", "one_hop"):
+        assert by_split[split]["badge"] == BADGE["edited"] == "judge in the EDITED world"
+    for split in ("locality", "other_relation", "distract_neighbor"):
+        assert by_split[split]["badge"] == BADGE["real"] == "judge in the REAL world"
+    # keep probes show their own fact, never the counterfactual edit
+    assert by_split["locality"]["fact"] == "The capital of Japan is Tokyo"
+    assert by_split["distract_neighbor"]["fact"] == "The capital of Italy is Rome"  # the edit sentence before it left out
+    assert "Berlin" not in by_split["distract_neighbor"]["triple"]
+    assert by_split["generalization"]["fact"] == "The capital of France is Berlin"
+    # one hop: edit -> hop -> answer, the hop being the condition triple
+    hop = by_split["one_hop"]
+    assert hop["fact"] == "Berlin is in the country of Germany" and hop["prerequisite"] == [
+        "Berlin is in the country of Germany   (Berlin, country, Germany)"]
+    assert "edit <b>France</b> &mdash;capital&rarr; <b>Berlin</b>" in hop["view_head"]
+    assert "hop <b>Berlin</b> &mdash;country&rarr; <b>Germany</b>" in hop["view_head"]
+    assert "hand-written" in hop["generator"] and hop["filter"].startswith("not checked")
+
+
+def _case(**probe_kw):
+    probe = Probe(**{"split": "one_hop", "prompt": "The currency of the country whose capital is <b>Paris</b> is",
+                     "answers": ("euro",), **probe_kw})
+    return EditCase(case_id="c1", subject="Paris", relation=Relation("P1376", "{} is the capital of"), target_true="France",
+                    target_new="Italy", prompt="Paris is the capital of", probes=(probe,))
+
+
+def test_relation_labels_evidence_and_escaping():
+    names = KGNames(relations={"currency": ("currency", "The currency of {} is the")}, entities={"italy": "Italy"})
+    cond = Condition("The currency of Italy is the", ("euro",), ("Italy", "currency", "euro"))
+    kg = {"generator": "kg", "triples": [["italy", "currency", "euro"]], "sources": ["countryinfo"],
+          "filter": {"model": "m", "metric": "teacher_forced_exact_match_any_alias", "passed": True}}
+    d = make_tasks([_case(conditions=(cond,), provenance=kg)], names=names)[0]["data"]
+    assert "P1376" not in d["view_head"] and "Paris &mdash;_ is the capital of&rarr;" in d["view_head"].replace("<b>", "").replace("</b>", "")
+    assert d["generator"] == "KG triples (Italy, currency, euro) (source: countryinfo)"
+    assert d["filter"] == "m: passed, knows the prerequisite (teacher-forced exact match of any alias)"
+    assert "&lt;b&gt;Paris&lt;/b&gt;" not in d["view_head"] and "<b>Paris</b>" in d["question"]  # the question is a Text: not HTML
+    llm = {"generator": "openai", "model": "gpt-4o", "prompt_version": "generate.v1", "cache_key": "0123456789abcdef",
+           "filter": {"model": "m", "metric": "teacher_forced_exact_match_any_alias", "passed": False,
+                      "reason": "condition_unknown", "failed_condition": {"prompt": "The currency of Italy is the",
+                                                                          "answers": ["euro"]}}}
+    d = make_tasks([_case(conditions=(cond,), provenance=llm)], names=names)[0]["data"]
+    assert d["generator"] == "LLM gpt-4o (openai backend), prompt generate.v1, reply 0123456789ab in the LLM cache"
+    assert d["filter"] == 'm: FAILED, condition_unknown on "The currency of Italy is the" -> euro (teacher-forced exact match of any alias)'
+    evil = _case(split="locality", expect="keep", prompt="<script>alert(1)</script> is", answers=("<img src=x onerror=alert(1)>",),
+                 provenance={"source": "<i>x</i>", "filter": {"passed": "yes", "metric": ["odd"]}})
+    d = make_tasks([evil], names=names)[0]["data"]
+    assert "<script>" not in d["view_head"] + d["view_evidence"] and "<img" not in d["view_head"] + d["view_evidence"]
+    assert "&lt;script&gt;" in d["view_head"] and d["filter"].startswith("not checked")
 
 
 def _ann(aid, user, verdict=None, fluency=None, q=None, a=None, cancelled=False):

@@ -55,3 +55,40 @@ def test_batch_of_one_without_regularisation_weight_matches_rank_one_direction()
     assert torch.allclose(delta @ k[0], r[0], atol=1e-6)
     rome, _ = rank_one_update(k[0], r[0], C)
     assert torch.allclose(delta, rome, atol=1e-5)
+
+
+def test_emmet_meets_its_equality_constraints_at_least_c_norm():
+    from kedit.editors.locate.solves import equality_update
+
+    g = torch.Generator().manual_seed(3)
+    d_in, d_out, n = 12, 5, 4
+    K = torch.randn(n, d_in, generator=g, dtype=torch.float64)
+    R = torch.randn(n, d_out, generator=g, dtype=torch.float64)
+    C = _spd(d_in, g)
+    delta = equality_update(K, R, C, 0.0)
+    assert torch.allclose(delta @ K.T, R.T, atol=1e-9)  # (W + Δ) kᵢ = W kᵢ + rᵢ for every edit
+    # the least C-norm solution: any other solution Δ + E with E K = 0 has a larger ‖(Δ+E) C^{1/2}‖
+    L = torch.linalg.cholesky(C)
+    E = torch.randn(d_out, d_in, generator=g, dtype=torch.float64)
+    E = E - E @ K.T @ torch.linalg.solve(K @ K.T, K)  # E K = 0
+    assert torch.linalg.norm((delta + E) @ L) > torch.linalg.norm(delta @ L)
+    assert torch.allclose(equality_update(K[:1], R[:1], C, 0.0), rank_one_update(K[0], R[0], C)[0], atol=1e-9)  # ROME
+
+
+def test_alphaedit_projector_and_update_spare_the_preserved_keys():
+    from kedit.editors.locate.solves import null_space_projector, projected_update
+
+    g = torch.Generator().manual_seed(4)
+    d_in, d_out, rank = 16, 6, 10
+    K0 = torch.randn(rank, 200, generator=g, dtype=torch.float64)
+    basis = torch.linalg.qr(torch.randn(d_in, rank, generator=g, dtype=torch.float64))[0]  # preserved keys span 10 dims
+    keys0 = basis @ K0  # (d_in, 200)
+    C = keys0 @ keys0.T / 200
+    P = null_space_projector(C, 1e-6)
+    assert torch.allclose(P @ P, P, atol=1e-10) and torch.allclose(P, P.T, atol=1e-12)  # idempotent, symmetric
+    assert abs(float(torch.trace(P)) - (d_in - rank)) < 1e-6
+    K = torch.randn(3, d_in, generator=g, dtype=torch.float64)
+    R = torch.randn(3, d_out, generator=g, dtype=torch.float64)
+    past = K[:1].T @ K[:1]
+    delta = projected_update(K, R, P, past, l2=1.0)
+    assert torch.allclose(delta @ keys0, torch.zeros(d_out, 200, dtype=torch.float64), atol=1e-9)  # ΔW K0 ≈ 0

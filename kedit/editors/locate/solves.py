@@ -11,6 +11,19 @@ MEMIT (Meng et al. 2023, eq. 14): for a batch of keys ``K = [k₁ … k_N]`` (d_
     Δ = R Kᵀ (λ C + K Kᵀ)⁻¹
 
 the minimiser of ``‖(W + Δ) K − (W K + R)‖² + λ ‖Δ C^{1/2}‖²`` (``λ``: ``mom2_update_weight``).
+
+EMMET (Gupta et al. 2024, "A Unified Framework for Model Editing"): the same batch written as
+equality constraints ``(W + Δ) K = W K + R`` at least ``C``-norm,
+
+    Δ = R (Kᵀ C⁻¹ K + λ_e I)⁻¹ Kᵀ C⁻¹          (``λ_e``: ``emmet_lambda``, 0 = exact constraints)
+
+AlphaEdit (Fang et al., ICLR 2025): the update projected into the null space of the preserved
+keys, ``P = Û Ûᵀ`` with Û the eigenvectors of ``C`` whose eigenvalues are below a threshold, and
+the keys of earlier edits ``K_p`` kept in a running sum ``Σ_p = Σ K_p K_pᵀ`` (sequential editing):
+
+    Δᵀ = (P (K Kᵀ + Σ_p) + α I)⁻¹ P K Rᵀ          (``α``: ``L2``)
+
+which lies in the range of ``P``, so ``Δ k₀ = 0`` for every preserved key ``k₀``.
 """
 
 from __future__ import annotations
@@ -40,6 +53,35 @@ def batch_update(K: torch.Tensor, R: torch.Tensor, C: torch.Tensor | None, weigh
     A = weight * C64 + K64.T @ K64  # (d_in, d_in)
     X = torch.linalg.solve(A, K64.T @ R64)  # (d_in, d_out)
     return X.T  # (d_out, d_in)
+
+
+def equality_update(K: torch.Tensor, R: torch.Tensor, C: torch.Tensor | None, lam: float = 0.1) -> torch.Tensor:
+    """EMMET's ``R (Kᵀ C⁻¹ K + λ_e I)⁻¹ Kᵀ C⁻¹`` (d_out, d_in) float64 for keys ``K`` (N, d_in),
+    residuals ``R`` (N, d_out); ``C = None`` means ``C = I``."""
+    K64, R64 = K.to(torch.float64), R.to(torch.float64)
+    U = torch.linalg.solve(C.to(torch.float64), K64.T) if C is not None else K64.T  # C⁻¹ K   (d_in, N)
+    D = K64 @ U + lam * torch.eye(K64.shape[0], dtype=torch.float64, device=K.device)  # Kᵀ C⁻¹ K + λ_e I   (N, N)
+    return R64.T @ torch.linalg.solve(D, U.T)  # (d_out, N) (N, d_in)
+
+
+def null_space_projector(C: torch.Tensor, threshold: float) -> torch.Tensor:
+    """AlphaEdit's ``P = Û Ûᵀ`` (d_in, d_in) float64: the span of ``C``'s eigenvectors whose
+    eigenvalues are below ``threshold`` (``C`` symmetric: its SVD is its eigen-decomposition)."""
+    U, S, _ = torch.linalg.svd(C.to(torch.float64), full_matrices=False)
+    small = U[:, S < threshold]  # (d_in, r)
+    return small @ small.T
+
+
+def projected_update(K: torch.Tensor, R: torch.Tensor, P: torch.Tensor, past: torch.Tensor | None,
+                     l2: float = 1.0) -> torch.Tensor:
+    """AlphaEdit's ``Δ`` (d_out, d_in) float64: ``Δᵀ = (P (K Kᵀ + Σ_p) + α I)⁻¹ P K Rᵀ`` for keys
+    ``K`` (N, d_in), residuals ``R`` (N, d_out), projector ``P`` and the earlier edits' ``Σ_p``."""
+    K64, R64, P64 = K.to(torch.float64), R.to(torch.float64), P.to(torch.float64)
+    A = K64.T @ K64  # K Kᵀ in the paper's (d_in, N) layout   (d_in, d_in)
+    if past is not None:
+        A = A + past.to(torch.float64)
+    lhs = P64 @ A + l2 * torch.eye(A.shape[0], dtype=torch.float64, device=K.device)
+    return torch.linalg.solve(lhs, P64 @ K64.T @ R64).T  # (d_out, d_in)
 
 
 @torch.no_grad()
