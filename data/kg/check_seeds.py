@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 
 def load(name: str) -> list[dict]:
@@ -35,6 +37,14 @@ def main(argv=None) -> int:
 
     rels = {r["id"]: r for r in load("relations.jsonl")}
     ents = {e["id"]: e for e in load("entities.jsonl")}
+    from build_kg import alias_conflicts  # this folder; needs none of the kg extra's packages
+
+    bad = alias_conflicts(ents.values())  # an alias that names another entity would count its facts as known
+    if bad:
+        for eid, alias, others in bad[:20]:
+            print(f"alias {alias!r} of {eid} names {', '.join(others)}")
+        print(f"{len(bad)} aliases name another entity; rebuild with build_kg.py")
+        return 1
     seeds = load("seeds.jsonl")
     objs = defaultdict(list)
     for t in load("triples.jsonl"):

@@ -1,15 +1,21 @@
 """Inter-annotator agreement and adjudication (Label Studio Community computes neither).
 
+The statistics come from maintained libraries (the ``annotate`` extra): scikit-learn's
+``cohen_kappa_score`` and statsmodels' ``fleiss_kappa``. kedit adds only what they leave undefined:
+
 - Cohen's kappa (Cohen 1960) for two annotators who rated the same items:
   ``kappa = (p_o - p_e) / (1 - p_e)``, ``p_o`` the observed agreement, ``p_e = sum_k p_A(k) p_B(k)``.
 - Fleiss' kappa (Fleiss 1971) for any number of annotators: with ``n_ij`` the number of ratings of
   item i in category j and ``n_i`` the ratings of item i,
   ``P_i = (sum_j n_ij^2 - n_i) / (n_i (n_i - 1))``, ``P_bar = mean_i P_i``,
   ``p_j = sum_i n_ij / sum_i n_i``, ``P_e = sum_j p_j^2``, ``kappa = (P_bar - P_e) / (1 - P_e)``.
-  Items with different numbers of ratings are allowed (the usual generalization); with a constant
-  ``n`` it is exactly Fleiss' statistic. Items with fewer than two ratings carry no agreement
-  information and are left out (and counted).
-- Kappa is undefined (``None``) when chance agreement is 1 (everyone used one category).
+  Items with fewer than two ratings carry no agreement information and are left out (and counted).
+  statsmodels requires the same number of ratings for every item (it asserts); when the counts
+  differ (a third annotator skipped some items) kedit computes the same formula with each item's
+  own ``n_i`` (the usual generalization; with a constant ``n`` it is exactly statsmodels' figure,
+  as ``tests/annotations/test_agreement.py`` checks).
+- Kappa is undefined (``None``) when chance agreement is 1 (everyone used one category): both
+  libraries return NaN there, with a warning; no items -> ``None`` (scikit-learn raises).
 - Adjudication: the majority verdict; a tie between the top verdicts is ``unsure``.
 """
 
@@ -18,37 +24,44 @@ from __future__ import annotations
 from collections import Counter
 from typing import Hashable, Iterable, Mapping, Sequence
 
+import numpy as np
+
+from ..optional import require
+
 UNSURE = "unsure"
+WHAT = "agreement statistics (kbuild annotate pull)"  # "... needs scikit-learn: pip install 'kedit[annotate]'"
 
 
 def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
-    """Cohen's kappa of two annotators' labels of the same items (``a[i]`` and ``b[i]`` rate item i)."""
+    """Cohen's kappa of two annotators' labels of the same items (``a[i]`` and ``b[i]`` rate item i);
+    scikit-learn's ``cohen_kappa_score``, ``None`` where it is undefined."""
     if len(a) != len(b):
         raise ValueError(f"cohen_kappa: {len(a)} and {len(b)} ratings; give one pair per item")
-    n = len(a)
-    if n == 0:
+    if len(a) == 0:
         return None
-    p_o = sum(x == y for x, y in zip(a, b)) / n
-    ca, cb = Counter(a), Counter(b)
-    p_e = sum(ca[k] * cb[k] for k in ca) / (n * n)
-    if p_e >= 1.0:
+    if len(set(a) | set(b)) == 1:  # p_e = 1: both used the same single label (scikit-learn: NaN and a warning)
         return None
-    return (p_o - p_e) / (1.0 - p_e)
+    metrics = require("sklearn.metrics", WHAT)
+    return float(metrics.cohen_kappa_score(list(a), list(b)))
 
 
 def fleiss_kappa(table: Sequence[Sequence[int]]) -> float | None:
-    """Fleiss' kappa of an items x categories table of rating counts (rows with < 2 ratings are skipped)."""
-    rows = [list(r) for r in table if sum(r) >= 2]
+    """Fleiss' kappa of an items x categories table of rating counts (rows with < 2 ratings are
+    skipped); statsmodels' ``fleiss_kappa`` when every item has as many ratings, else the same
+    formula with per-item counts; ``None`` where it is undefined."""
+    rows = [[int(x) for x in r] for r in table if sum(r) >= 2]
     if not rows:
         return None
-    total = sum(sum(r) for r in rows)
     k = len(rows[0])
-    p_j = [sum(r[j] for r in rows) / total for j in range(k)]
-    p_i = [(sum(x * x for x in r) - sum(r)) / (sum(r) * (sum(r) - 1)) for r in rows]
-    p_bar = sum(p_i) / len(rows)
-    p_e = sum(p * p for p in p_j)
-    if p_e >= 1.0:
+    col = [sum(r[j] for r in rows) for j in range(k)]
+    if max(col) == sum(col):  # P_e = 1: every rating in one category (statsmodels: NaN and a warning)
         return None
+    if len({sum(r) for r in rows}) == 1:
+        inter_rater = require("statsmodels.stats.inter_rater", WHAT)
+        return float(inter_rater.fleiss_kappa(np.asarray(rows, dtype=np.float64), method="fleiss"))
+    total = sum(col)
+    p_e = sum((c / total) ** 2 for c in col)
+    p_bar = sum((sum(x * x for x in r) - sum(r)) / (sum(r) * (sum(r) - 1)) for r in rows) / len(rows)
     return (p_bar - p_e) / (1.0 - p_e)
 
 

@@ -14,11 +14,13 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from ..errors import KeditError
+from ..optional import require
 from ..redact import redact
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TOKEN_VARS = ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_USER_TOKEN")
 IMPORT_BATCH = 1000
+WHAT = "kbuild annotate"  # "kbuild annotate needs label-studio-sdk: pip install 'kedit[annotate]'"
 
 
 def resolve_url(url: str | None) -> str:
@@ -39,10 +41,7 @@ class LabelStudio:
     """The few calls kbuild annotate needs: projects by title, task import, full JSON export."""
 
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 120):
-        try:
-            from label_studio_sdk import LabelStudio as _SDK
-        except ImportError as e:  # pragma: no cover - a dependency of kedit
-            raise KeditError("label-studio-sdk is missing: pip install 'label-studio-sdk==2.1.2'") from e
+        _SDK = require("label_studio_sdk", WHAT).LabelStudio
         self.url = resolve_url(url)
         self._token = resolve_token(token)  # only to redact it from messages
         self._sdk = _SDK(base_url=self.url, api_key=self._token, timeout=timeout)
@@ -51,8 +50,8 @@ class LabelStudio:
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
-        import httpx
-        from label_studio_sdk.core.api_error import ApiError
+        httpx = require("httpx", WHAT)
+        ApiError = require("label_studio_sdk.core.api_error", WHAT).ApiError
 
         try:
             yield

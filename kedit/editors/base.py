@@ -79,6 +79,7 @@ class EditResult:
     seconds: float = 0.0
     peak_memory_bytes: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    undo: Callable[[], None] | None = None  # undoes what the editor keeps outside the weights
 
     @property
     def changed(self) -> list[str]:
@@ -90,6 +91,9 @@ class EditResult:
     def restore(self) -> None:
         if self.snapshot is not None:
             self.snapshot.restore()
+        if self.undo is not None:  # state the editor keeps beside the weights (AlphaEdit's past keys)
+            self.undo()
+            self.undo = None
 
 
 class Editor:

@@ -37,7 +37,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -48,8 +48,7 @@ from ..models.text import encode_prompts, length_batches, pad_batch, pad_id
 from .base import EditRequest, EditResult, ParamSnapshot, register_editor
 from .hparams import HyperParams
 from .locate import keys
-from .locate.covariance import LayerCovariance
-from .locate.editor import LocateEditor
+from .locate.editor import LocateEditor, Prepared
 from .locate.solves import add_to_weight, batch_update
 from .locate.values import ValueSearch, optimize_residual
 from .nethook import Trace
@@ -117,17 +116,31 @@ class MEMIT(LocateEditor):
         names = [path_of(model, "mlp_out", layer) + ".weight" for layer in hp.layers]
         snapshot = ParamSnapshot(model, names)
         try:
-            info = apply_memit(model, tok, list(requests), hp, state.templates, state.cov)
+            info, keys_used = write_batch(model, tok, list(requests), hp, state.templates,
+                                          lambda layer, K, R: self.layer_update(model, state, hp, layer, K, R))
         except BaseException:
             snapshot.restore()  # a failed batch leaves no half-edited model behind
             raise
-        return EditResult(self.name, list(requests), snapshot=snapshot, info=info)
+        return EditResult(self.name, list(requests), snapshot=snapshot, info=info,
+                          undo=self.remember(model, keys_used))
+
+    def layer_update(self, model: nn.Module, state: Prepared, hp: MEMITHyperParams, layer: int, K: torch.Tensor,
+                     R: torch.Tensor) -> torch.Tensor:
+        """MEMIT's solve: ``R Kᵀ (λ C + K Kᵀ)⁻¹``."""
+        c = state.cov.get(layer)
+        return batch_update(K, R, c.C if c is not None else None, hp.mom2_update_weight)
+
+    def remember(self, model: nn.Module, keys_used: dict[int, torch.Tensor]) -> Callable[[], None] | None:
+        """What an editor keeps of a batch beyond the weights, and how ``restore()`` forgets it (MEMIT: nothing)."""
+        return None
 
 
 @torch.no_grad()
-def apply_memit(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyperParams, tmpl: Sequence[str],
-                cov: dict[int, LayerCovariance | None]) -> dict[str, Any]:
-    """Steps 1 and 2 of the module docs; returns figures of the edit."""
+def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyperParams, tmpl: Sequence[str],
+                layer_update: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
+                ) -> tuple[dict[str, Any], dict[int, torch.Tensor]]:
+    """Steps 1 and 2 of the module docs with ``layer_update(layer, K, R) -> Δ`` as the solve (MEMIT,
+    EMMET and AlphaEdit differ only there); returns figures of the edit and the keys of each layer."""
     t0 = time.perf_counter()
     last = hp.layers[-1]
     z_site = path_of(model, "layer", last)
@@ -140,20 +153,21 @@ def apply_memit(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyp
     zs, nll_end = [], []
     for r, p, h in zip(requests, prompts, h0):
         delta, vinfo = optimize_residual(model, tok, layer=last, site=z_site, prompts=p, subject=r.subject,
-                                         target=r.target_new, fact_token=hp.fact_token, v0=h, search=search, who="memit")
+                                         target=r.target_new, fact_token=hp.fact_token, v0=h, search=search,
+                                         who=type(hp).editor)
         zs.append(h + delta)
         nll_end.append(vinfo["nll_end"])
     z = torch.stack(zs)  # (N, d_model)
     # 2. spread the residual over the layers, lowest first
-    norms = {}
+    norms, keys_used = {}, {}
     for i, layer in enumerate(hp.layers):
         K, h = read_sites(model, tok, path_of(model, "mlp_out", layer), z_site, prompts, subjects, hp)  # (N, d_in), (N, d_model)
         R = (z - h) / (len(hp.layers) - i)  # (N, d_out)
-        c = cov.get(layer)
-        upd = batch_update(K, R, c.C if c is not None else None, hp.mom2_update_weight)  # (d_out, d_in)
-        norms[f"update_norm_l{layer}"] = add_to_weight(model, layer, upd)
-    return {"layers": ",".join(map(str, hp.layers)), "requests": len(requests), "z_nll_end_max": max(nll_end),
+        norms[f"update_norm_l{layer}"] = add_to_weight(model, layer, layer_update(layer, K, R))  # Δ (d_out, d_in)
+        keys_used[layer] = K
+    info = {"layers": ",".join(map(str, hp.layers)), "requests": len(requests), "z_nll_end_max": max(nll_end),
             "seconds": round(time.perf_counter() - t0, 3), **norms}
+    return info, keys_used
 
 
 def read_sites(model: nn.Module, tok, key_site: str, out_site: str, prompts: list[list[str]], subjects: list[str],

@@ -90,7 +90,7 @@ def _hf_texts(corpus: str, n_samples: int) -> list[str]:
         import datasets
     except ImportError:
         raise KeditError(
-            f"corpus '{corpus}' needs Hugging Face datasets: pip install datasets (or kedit[online]). "
+            f"corpus '{corpus}' needs Hugging Face datasets: pip install datasets (a core dependency of kedit: reinstall it). "
             "Offline, use corpus 'wiki-offline'."
         ) from None
     try:

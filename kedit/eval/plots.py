@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import matplotlib
+from ..optional import require
 
+matplotlib = require("matplotlib", "keval's plots")  # MissingExtra names the plots extra; run.write_outputs skips them
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+plt = require("matplotlib.pyplot", "keval's plots")
 
 from ..records import SPLITS  # noqa: E402
 from .metrics import primary_metric  # noqa: E402

@@ -310,8 +310,13 @@ def write_outputs(out: Path, weights: str | None = None) -> str:
         f"# keval run ({conf['n_cases']} cases)\n\n"
     md += rep.markdown()
     atomic_write(out / "summary.md", md)
-    from . import plots  # matplotlib: imported only when plots are drawn
+    from ..optional import MissingExtra
 
+    try:
+        from . import plots  # matplotlib: imported only when plots are drawn
+    except MissingExtra as e:
+        log.warning("%s; the PNG plots are skipped (the summary and ranking are written)", e)
+        return md
     title = f"{conf.get('model', '')} on {Path(conf['bench']).name}" if "bench" in conf else ""
     plots.bars(rep.rows, out, title)
     plots.decay(out / "decay.csv", out, title)

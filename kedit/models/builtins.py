@@ -21,12 +21,14 @@ from pathlib import Path
 import torch
 
 from ..errors import KeditError
+from ..optional import require
 from ..settings import cache_dir
 from .loading import BUILTINS, LoadedModel, _prepare_tokenizer
 
 log = logging.getLogger(__name__)
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUILTIN_WHAT = "converting the built-in smollm2-135m"  # "... needs gguf: pip install 'kedit[builtin]'"
 ROUND_TRIP_TEXT = "The mother tongue of Danielle Darrieux is French.  Paris, 1917\n\tx = y+1; café"
 
 
@@ -56,7 +58,7 @@ def tokenizer_round_trips(tok, text: str = ROUND_TRIP_TEXT) -> bool:
 
 def bpe_tokenizer_from_gguf(gguf_path: Path):
     """A byte-level BPE tokenizer built from the GGUF's own vocabulary and merges."""
-    from gguf import GGUFReader
+    GGUFReader = require("gguf", BUILTIN_WHAT).GGUFReader
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -92,6 +94,7 @@ def load_smollm2(dtype: torch.dtype = torch.float32) -> LoadedModel:
     digest = _file_digest(gguf)
     out = cache_dir("models") / f"smollm2-135m-{digest}"
     if not (out / "model.safetensors").is_file():
+        require("gguf", BUILTIN_WHAT)  # transformers reads the GGUF with it
         log.warning("converting %s to fp32 safetensors once (about 15 s) into %s", gguf.name, out)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

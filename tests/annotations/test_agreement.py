@@ -49,6 +49,37 @@ def test_cohen_matches_sklearn_on_random_labels():
         assert cohen_kappa(a, b) == pytest.approx(sklearn.cohen_kappa_score(a, b), abs=1e-12)
 
 
+def test_fleiss_is_statsmodels_for_a_constant_number_of_ratings():
+    inter_rater = pytest.importorskip("statsmodels.stats.inter_rater")
+    rng = random.Random(1)
+    for n_raters in (2, 3, 5):
+        for _ in range(10):
+            table = []
+            for _ in range(30):
+                row = [0, 0, 0]
+                for _ in range(n_raters):
+                    row[rng.choice([0, 0, 1, 2])] += 1
+                table.append(row)
+            assert fleiss_kappa(table) == pytest.approx(float(inter_rater.fleiss_kappa(table)), abs=1e-12)
+
+
+def test_fleiss_with_unequal_ratings_per_item_uses_per_item_counts():
+    # statsmodels asserts a constant count; kedit's generalization: P_i with each item's own n_i.
+    # items: 3 ratings (2 yes, 1 no) -> P = 2/6; 2 ratings (yes, yes) -> P = 1; 2 ratings (no, no) -> P = 1
+    table = [[2, 1], [2, 0], [0, 2]]
+    p_bar = (1 / 3 + 1 + 1) / 3
+    p_e = (4 / 7) ** 2 + (3 / 7) ** 2
+    assert fleiss_kappa(table) == pytest.approx((p_bar - p_e) / (1 - p_e), abs=1e-12)
+    assert fleiss_kappa(table + [[1, 0]]) == fleiss_kappa(table)  # a lone rating carries no agreement
+
+
+def test_undefined_kappas_are_none_where_the_libraries_give_nan(recwarn):
+    assert cohen_kappa(["a", "a", "a"], ["a", "a", "a"]) is None
+    assert fleiss_kappa([[3, 0], [3, 0]]) is None
+    assert fleiss_kappa([[2, 0], [3, 0]]) is None  # unequal counts, still one category
+    assert not recwarn.list  # the libraries are not even asked
+
+
 def test_kappa_edge_cases():
     assert cohen_kappa([], []) is None
     assert cohen_kappa(["a", "a"], ["a", "a"]) is None  # chance agreement 1: undefined

@@ -324,3 +324,78 @@ def test_read_cases_and_keval_take_an_exported_folder(tmp_path):
     assert [c.to_dict() for c in read_cases(out)] == [c.to_dict() for c in src]
     with pytest.raises(KeditError, match="not a dataset written by kbuild export"):
         read_cases(tmp_path)
+
+
+def test_card_metadata_uses_the_hubs_field_names(demo_export, tmp_path):
+    import inspect
+
+    from huggingface_hub import DatasetCardData
+
+    meta = _front_matter(demo_export)
+    known = set(inspect.signature(DatasetCardData.__init__).parameters) | {"configs", "dataset_info", "tags"}
+    assert set(meta) <= known, set(meta) - known
+    assert meta["language"] == ["en"] and meta["multilinguality"] == "monolingual"
+    assert meta["size_categories"] == ["n<1K"] and meta["source_datasets"] == ["original"]
+    assert meta["annotations_creators"] == ["other"]  # a hand-written file: no stage recorded
+    assert meta["license"] == "unknown" and "kbuild export --license ID" in _body(demo_export)
+    out = tmp_path / "hf"
+    assert kbuild(["export", "--in", str(DEMO), "--out", str(out), "--pretty-name", "Portability of capitals",
+                   "--license", "cc-by-4.0"]) == 0
+    meta = _front_matter(out)
+    assert meta["pretty_name"] == "Portability of capitals" and meta["license"] == "cc-by-4.0"
+    body = _body(out)
+    assert body.startswith("# Portability of capitals") and "Released under `cc-by-4.0`" in body
+    for section in ("## License", "## Limitations", "## Citation"):
+        assert section in body, section
+    assert "title        = {Portability of capitals}" in body and "@inproceedings{yao2023editing" in body
+
+
+def test_card_without_a_pretty_name_uses_a_title_not_a_file_name():
+    from kedit.builder.export.card import DEFAULT_PRETTY_NAME, render_card
+
+    stats = {EDITS: {"num_examples": 12_345, "num_bytes": 10, "download_size": 10}}
+    card = render_card(stats=stats, probe_counts={s: 0 for s in SPLITS}, entries=[], input_desc={"path": "bench.jsonl"},
+                       pretty_name=None)
+    assert f"pretty_name: {DEFAULT_PRETTY_NAME}" in card and f"\n# {DEFAULT_PRETTY_NAME}\n" in card
+    assert "- 10K<n<100K" in card
+
+
+@pytest.mark.parametrize("n,bucket", [(0, "n<1K"), (999, "n<1K"), (1_000, "1K<n<10K"), (250_000, "100K<n<1M"),
+                                      (5 * 10**9, "n>1B")])
+def test_size_categories_are_the_hubs_buckets(n, bucket):
+    from kedit.builder.export.card import size_category
+
+    assert size_category(n) == bucket
+
+
+def test_card_of_a_kg_build_states_the_sources_licences(tmp_path, offline):
+    from datasets import load_dataset
+
+    cases = read_jsonl(DEMO)[:3]
+    seeds = tmp_path / "seeds.jsonl"
+    write_jsonl(cases, seeds)
+    gen = tmp_path / "gen.jsonl"
+    write_jsonl(cases, gen)
+    write_manifest(gen, "generate", input_path=seeds, figures={"generate": {"backend": "kg", "generator": "kg",
+                                                                            "kg": "kg", "calls": 0, "cost_usd": 0.0}})
+    out = tmp_path / "hf"
+    assert kbuild(["export", "--in", str(gen), "--out", str(out), "--pretty-name", "KG portability"]) == 0
+    meta = _front_matter(out)
+    assert meta["annotations_creators"] == ["machine-generated"] and meta["language_creators"] == ["machine-generated"]
+    body = _body(out)
+    for terms in ("GeoNames (geonames.org)", "CC BY 4.0", "pycountry", "LGPL-2.1-only", "countryinfo: MIT"):
+        assert terms in body, terms
+    assert "template sentences" in body and "have not been verified by people" in body
+    # the front matter stays what load_dataset reads: the default config, without a name
+    assert load_dataset(str(out), split=SPLIT, cache_dir=str(offline)).num_rows == 3
+
+
+def test_card_of_an_annotated_llm_build(tmp_path):
+    bench = _chain(tmp_path, read_jsonl(DEMO)[:2], ("generate", "filter", "annotate"))
+    out = tmp_path / "hf"
+    assert kbuild(["export", "--in", str(bench), "--out", str(out), "--license", "mit"]) == 0
+    meta = _front_matter(out)
+    assert meta["annotations_creators"] == ["machine-generated", "expert-generated"]
+    body = _body(out)
+    assert "written by a language model (gpt-4o-2024-08-06" in body and "GeoNames" not in body
+    assert "because `smollm2-135m` knew their original facts" in body and "verified by people" not in body

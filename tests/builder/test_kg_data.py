@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -86,6 +87,57 @@ def test_functional_relations_have_one_object(kg):
     for (s, r), os_ in objs.items():
         if rels[r]["functional"]:
             assert len(os_) == 1, (s, r, os_)
+
+
+def _name_key(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold().split())
+
+
+def test_no_alias_names_another_entity(kg):
+    """An alias is a name of its own entity only: "Mexico" is no alias of Mexico City (it names the
+    country), "Ford" none of Henry Ford (it names the company too). Case, accents, spacing ignored."""
+    _, ents, _, _ = kg
+    owners = defaultdict(set)
+    for e in ents.values():
+        for n in (e["name"], *e["aliases"]):
+            owners[_name_key(n)].add(e["id"])
+    bad = [(e["id"], a, sorted(owners[_name_key(a)] - {e["id"]})) for e in ents.values() for a in e["aliases"]
+           if owners[_name_key(a)] - {e["id"]}]
+    assert not bad, bad[:10]
+    assert "Mexico" not in ents["mexico-city"]["aliases"] and ents["mexico"]["name"] == "Mexico"
+
+
+def test_builder_drops_aliases_that_name_another_entity():
+    sys.path.insert(0, str(KG))
+    try:
+        import build_kg
+    finally:
+        sys.path.remove(str(KG))
+    kg = build_kg.KG()
+    country = kg.entity(("country", "MX"), "country", "Mexico", ["United Mexican States", "Ford"], "t")
+    city = kg.entity(("city", 1), "city", "Mexico City", ["Mexico", "Ciudad de México", "ford"], "t")
+    other = kg.entity(("city", 2), "city", "San José", [], "t")
+    san_jose = kg.entity(("city", 3), "city", "San Jose", ["San Jose, California", "San  josé"], "t")
+    assert build_kg.alias_conflicts(kg.entities.values())  # found before
+    dropped = build_kg.drop_ambiguous_aliases(kg)
+    assert kg.entities[city]["aliases"] == ["Ciudad de México"]  # the country's name, the shared "Ford" gone
+    assert kg.entities[country]["aliases"] == ["United Mexican States"]
+    assert kg.entities[san_jose]["aliases"] == ["San Jose, California"]  # "San  josé" is the other San José
+    assert {(e, a) for e, a, _ in dropped} == {(city, "Mexico"), (city, "ford"), (country, "Ford"), (san_jose, "San  josé")}
+    assert not build_kg.alias_conflicts(kg.entities.values()) and other
+
+
+def test_check_seeds_refuses_aliases_that_name_another_entity(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(KG))
+    import check_seeds
+
+    (tmp_path / "relations.jsonl").write_text("")
+    ents = [{"id": "mexico", "name": "Mexico", "type": "country", "aliases": []},
+            {"id": "mexico-city", "name": "Mexico City", "type": "city", "aliases": ["Mexico"]}]
+    (tmp_path / "entities.jsonl").write_text("".join(json.dumps(e) + "\n" for e in ents))
+    monkeypatch.setattr(check_seeds, "HERE", tmp_path)
+    assert check_seeds.main([]) == 1  # before any model is loaded
+    assert "alias 'Mexico' of mexico-city names mexico" in capsys.readouterr().out
 
 
 def test_seeds_read_and_match_the_kg(kg):

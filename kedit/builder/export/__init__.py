@@ -137,7 +137,7 @@ def export_dataset(cases: list[EditCase], out: str | Path, *, manifest: dict[str
         from ...records.manifest import describe_file
 
         input_desc = _public(describe_file(input_path, len(cases), sum(probe_counts.values())))
-    name = pretty_name or (input_path.stem if input_path else out.name)
+    name = pretty_name  # None: the card's own title (never the input file's stem, e.g. "bench")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

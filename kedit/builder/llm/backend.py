@@ -43,6 +43,7 @@ from typing import Any, Sequence
 from urllib.parse import urlparse
 
 from ...errors import KeditError
+from ...optional import require
 from ...records import Condition, EditCase, Probe
 from ..backends import BACKENDS, failed, make_probe, with_probes
 from .cache import ReplyCache, cache_key
@@ -86,8 +87,7 @@ def resolve_api_key(base_url: str | None) -> str:
 
 def parse_reply(content: str | None, schema: dict[str, Any]) -> dict[str, Any]:
     """The reply as a dict valid against ``schema``; ValueError saying why not."""
-    import jsonschema
-
+    jsonschema = require("jsonschema", "the openai backend")
     if content is None or not content.strip():
         raise ValueError("empty reply")
     text = content.strip()

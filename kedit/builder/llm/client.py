@@ -22,18 +22,25 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse, urlsplit
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
-
 from ...errors import KeditError, did_you_mean
+from ...optional import require
 from ...redact import redact
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 log = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
 MODES = ("json_schema", "json_object")
+WHAT = "the openai backend"  # for the missing-extra message: "the openai backend needs openai: pip install 'kedit[llm]'"
+
+
+def _openai():
+    return require("openai", WHAT)
 
 
 def endpoint_host(base_url: str | None) -> str:
@@ -100,8 +107,7 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def _transient(exc: BaseException) -> bool:
-    import openai
-
+    openai = _openai()
     if isinstance(exc, openai.RateLimitError):
         return getattr(exc, "code", None) != "insufficient_quota"  # an empty balance does not refill by waiting
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
@@ -112,8 +118,7 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    import openai
-
+    openai = _openai()
     if isinstance(exc, openai.APITimeoutError):
         return "request timed out"
     if isinstance(exc, openai.APIConnectionError):
@@ -125,8 +130,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _schema_unsupported(exc: BaseException) -> bool:
-    import openai
-
+    openai = _openai()
     if not isinstance(exc, openai.BadRequestError):
         return False
     msg = str(exc.message).lower()
@@ -140,15 +144,15 @@ class ChatClient:
     def __init__(self, *, model: str, base_url: str | None, api_key: str, timeout: float = 60.0, max_retries: int = 5,
                  backoff_s: float = 1.0, backoff_max_s: float = 60.0, retry_after_max_s: float = 300.0,
                  concurrency: int = 4):
-        import httpx2
-        import openai
-
+        openai = _openai()
+        httpx2 = require("httpx2", WHAT)
+        self._tenacity = tenacity = require("tenacity", WHAT)
         self.model = model
         self.base_url = base_url or OPENAI_URL
         self.host = endpoint_host(self.base_url)
         self.max_retries = max_retries
         self.retry_after_max_s = retry_after_max_s
-        self._backoff = wait_random_exponential(multiplier=backoff_s, max=backoff_max_s)
+        self._backoff = tenacity.wait_random_exponential(multiplier=backoff_s, max=backoff_max_s)
         limits = httpx2.Limits(max_connections=max(concurrency, 1) + 2, max_keepalive_connections=max(concurrency, 1))
         self._client = openai.OpenAI(api_key=api_key, base_url=self.base_url, timeout=timeout, max_retries=0,
                                      http_client=httpx2.Client(limits=limits, timeout=timeout))
@@ -185,16 +189,16 @@ class ChatClient:
         return self._client.chat.completions.create(**kwargs)
 
     def _with_retries(self, **kwargs: Any):
-        retrying = Retrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._wait,
-                            retry=retry_if_exception(_transient), before_sleep=self._before_sleep, reraise=True)
+        t = self._tenacity
+        retrying = t.Retrying(stop=t.stop_after_attempt(self.max_retries + 1), wait=self._wait,
+                              retry=t.retry_if_exception(_transient), before_sleep=self._before_sleep, reraise=True)
         return retrying(self._send, **kwargs)
 
     def _as_kedit_error(self, e: BaseException) -> KeditError:
         return KeditError(self.redact(self._error_message(e)))
 
     def _error_message(self, e: BaseException) -> str:
-        import openai
-
+        openai = _openai()
         if _transient(e):
             return (f"{self.host}: {_describe(e)}, {self.max_retries + 1} attempt(s) in all. "
                     "Check that the endpoint is up and --base-url is right, or raise --max-retries / "
@@ -227,8 +231,7 @@ class ChatClient:
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], *, schema_name: str = "reply",
                  temperature: float = 0.0, max_tokens: int | None = None) -> Reply:
         """One completion; falls back from json_schema to json_object when the endpoint refuses it."""
-        import openai
-
+        openai = _openai()
         mode = self.mode or "json_schema"
         while True:
             if mode == "json_schema":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -36,6 +36,7 @@ class Prepared:
     cov: dict[int, LayerCovariance | None]  # None without mom2 adjustment (C = I)
     info: dict[str, Any]
     kwargs: dict[str, Any]  # prepare()'s texts / fingerprint, reused if edit() must prepare again
+    derived: dict[Any, Any] = field(default_factory=dict)  # what a method computes once from these (AlphaEdit's projectors)
 
     @property
     def C(self) -> torch.Tensor | None:

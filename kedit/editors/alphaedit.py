@@ -1,0 +1,91 @@
+"""AlphaEdit: null-space constrained knowledge editing (Fang et al., ICLR 2025, "AlphaEdit:
+Null-Space Constrained Knowledge Editing for Language Models"): MEMIT with the update projected into
+the null space of the preserved knowledge, so what the model already knows is left untouched, and
+with the keys of earlier edits remembered, so a sequence of edits does not overwrite itself.
+
+Per edited layer, ``P = Û Ûᵀ`` where Û are the eigenvectors of ``C = E[k kᵀ]`` (the preserved keys'
+second moment, kedit's cached statistics) with eigenvalues below ``nullspace_threshold``; with
+``Σ_p = Σ K_p K_pᵀ`` over the batches edited before (kept until ``restore()``):
+
+    Δᵀ = (P (K Kᵀ + Σ_p) + α I)⁻¹ P K Rᵀ            (α = ``L2``; ``locate.solves.projected_update``)
+
+``Δ`` lies in the range of ``P``: ``Δ k₀ = 0`` for every preserved key ``k₀``. Target values, keys
+and the residual spread over layers are MEMIT's pipeline (``kedit.editors.memit``). The threshold
+is absolute, so it depends on the scale of the model's keys: the reference value 2e-2 is for
+Llama-3-8B; a family file sets kedit's value for its model and the info reports the null space's
+dimension. Reference: EasyEdit easyeditor/models/alphaedit/AlphaEdit_main.py (``get_project``, the
+``cache_c`` running sum), hparams/AlphaEdit/*.yaml.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+
+from ..errors import KeditError
+from .base import register_editor
+from .locate.editor import Prepared
+from .locate.solves import null_space_projector, projected_update
+from .memit import MEMIT, MEMITHyperParams
+
+
+@dataclass(frozen=True)
+class AlphaEditHyperParams(MEMITHyperParams):
+    """Defaults: EasyEdit's AlphaEdit gpt2-xl values (hparams/AlphaEdit/gpt2-xl.yaml: layers 13-17)."""
+
+    editor: ClassVar[str] = "alphaedit"
+
+    nullspace_threshold: float = 2e-2  # eigenvalues of C below this span the preserved keys' null space
+    L2: float = 10.0  # α: keeps the projected system invertible
+
+    def check(self) -> None:
+        super().check()
+        if not self.mom2_adjustment:
+            raise KeditError("alphaedit: the null space comes from the key statistics; mom2_adjustment must be true")
+        if not self.nullspace_threshold > 0 or not self.L2 > 0:
+            raise KeditError("alphaedit: nullspace_threshold and L2 must be > 0")
+
+
+@register_editor("alphaedit")
+class AlphaEdit(MEMIT):
+    hparams_cls = AlphaEditHyperParams
+
+    def __init__(self) -> None:
+        super().__init__()
+        # per model: the earlier edits' Σ K Kᵀ of each layer (the projectors live with the prepared statistics)
+        self._past: weakref.WeakKeyDictionary[nn.Module, dict[int, torch.Tensor]] = weakref.WeakKeyDictionary()
+
+    def prepare(self, model: nn.Module, tok, hp: AlphaEditHyperParams, **kw) -> dict[str, Any]:
+        info = super().prepare(model, tok, hp, **kw)
+        state = self._prepared[model]
+        dims = [int(round(float(torch.trace(self.projector(model, state, hp, layer))))) for layer in hp.layers]
+        return info | {"null_space_dims": ",".join(map(str, dims))}
+
+    def projector(self, model: nn.Module, state: Prepared, hp: AlphaEditHyperParams, layer: int) -> torch.Tensor:
+        """``P`` of a layer, computed once per prepared statistics and threshold (an SVD of d_in × d_in)."""
+        key = ("projector", layer, hp.nullspace_threshold)
+        if key not in state.derived:
+            state.derived[key] = null_space_projector(state.cov[layer].C, hp.nullspace_threshold)
+        return state.derived[key]
+
+    def layer_update(self, model: nn.Module, state: Prepared, hp: AlphaEditHyperParams, layer: int, K: torch.Tensor,
+                     R: torch.Tensor) -> torch.Tensor:
+        """AlphaEdit's solve: ``Δᵀ = (P (K Kᵀ + Σ_p) + α I)⁻¹ P K Rᵀ``."""
+        past = self._past.get(model, {}).get(layer)
+        return projected_update(K, R, self.projector(model, state, hp, layer), past, hp.L2)
+
+    def remember(self, model: nn.Module, keys_used: dict[int, torch.Tensor]) -> Callable[[], None] | None:
+        """Add this batch's ``K Kᵀ`` to ``Σ_p``; ``restore()`` takes it out again."""
+        past = self._past.setdefault(model, {})
+        added = {layer: (K.double().T @ K.double()) for layer, K in keys_used.items()}  # (d_in, d_in)
+        for layer, kk in added.items():
+            past[layer] = past[layer] + kk if layer in past else kk
+
+        def undo() -> None:
+            for layer, kk in added.items():
+                past[layer] = past[layer] - kk
+        return undo
