@@ -67,9 +67,10 @@ def test_memit_batch_on_smollm2_moves_the_edited_splits(tmp_path, one_thread):
     rep = kedit.load_report(out)
     acc = {(r.split, r.metric): r.value for r in rep.rows}
     assert not rep.failed
-    assert acc[("reliability", "token_acc")] >= 0.8 > acc[("reliability", "token_acc.pre")]
-    assert acc[("generalization", "token_acc")] > acc[("generalization", "token_acc.pre")]
-    assert acc[("locality", "token_acc")] >= 0.8
+    # measured with llama.yaml's values: reliability 1.0, generalization 1.0, locality 0.8
+    assert acc[("reliability", "token_acc")] >= 0.9 > acc[("reliability", "token_acc.pre")]
+    assert acc[("generalization", "token_acc")] >= 0.8 > acc[("generalization", "token_acc.pre")]
+    assert acc[("locality", "token_acc")] >= 0.7
 
 
 @pytest.mark.parametrize("name", ["emmet", "alphaedit"])
