@@ -26,12 +26,12 @@ from typing import Any, Sequence
 
 from ..errors import KeditError, UnknownNameError
 from ..records import EditCase, Probe, read_cases, write_jsonl
-from ..records.jsonl import JsonlAppender, case_from_dict, drop_partial_line, iter_json_lines
+from ..records.jsonl import JsonlAppender, case_from_dict, cases_digest, drop_partial_line, iter_json_lines
 from ..records.manifest import write_manifest
 from ..settings import data_root
 from ..atomic import atomic_write
 from .backends import BACKENDS, Backend, generation_failed, make_probe, with_probes
-from .outputs import cases_digest, check_output, lock_for, mark_finished, mark_started, normalized
+from .outputs import check_output, lock_for, mark_finished, mark_started, normalized
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ are refused by a lock file beside it (``<out>.lock`` with the owner's PID).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any, Sequence
 
 from ..atomic import PathLock, atomic_write_json
 from ..errors import KeditError
-from ..records import EditCase
 from ..records.manifest import read_manifest
 
 
@@ -28,14 +26,6 @@ def partial_path(out: Path) -> Path:
 
 def lock_for(out: Path) -> PathLock:
     return PathLock(out.with_name(out.name + ".lock"), what=str(out))
-
-
-def cases_digest(cases: Sequence[EditCase]) -> str:
-    h = hashlib.sha256()
-    for c in cases:
-        h.update(json.dumps(c.to_dict(), sort_keys=True, ensure_ascii=False).encode())
-        h.update(b"\n")
-    return h.hexdigest()
 
 
 def normalized(identity: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import logging
 import platform
@@ -28,7 +27,7 @@ from ..atomic import FolderLock, atomic_open, atomic_write, atomic_write_json
 from ..editors import EDITORS, load_hparams
 from ..errors import KeditError, UnknownNameError
 from ..records import EditCase, read_cases
-from ..records.jsonl import JsonlAppender, drop_partial_line
+from ..records.jsonl import JsonlAppender, cases_digest, drop_partial_line
 from . import report
 from .baseline import compute_baseline
 from .modes import Context, run_batch, run_sequential, run_single
@@ -122,15 +121,6 @@ def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapp
 _RESUME_KEYS = ("model", "bench_sha256", "mode", "limit", "batch_size", "every", "hparams", "generate")
 
 
-def cases_sha256(cases: Sequence[EditCase]) -> str:
-    """A digest of the cases themselves (whatever file or folder they came from)."""
-    h = hashlib.sha256()
-    for c in cases:
-        h.update(json.dumps(c.to_dict(), sort_keys=True, ensure_ascii=False).encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
 def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Sequence[str], mode: str = "single", *,
              hparams: Mapping[str, Mapping[str, Any]] | None = None, batch_size: int = 10, every: int = 0,
              generate: bool = True, weights: str | None = None, out: str | Path | None = None,
@@ -152,7 +142,7 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     resolved: dict[str, Any] = {
         "schema": RUN_SCHEMA, "kedit": __version__, "editors": list(editors), "mode": mode, "batch_size": batch_size,
         "every": every, "hparams": {k: dict(v) for k, v in (hparams or {}).items()}, "generate": generate,
-        "weights": weights, "n_cases": len(cases), "bench_sha256": cases_sha256(cases), **(config or {}),
+        "weights": weights, "n_cases": len(cases), "bench_sha256": cases_digest(cases), **(config or {}),
         "model_fingerprint": fingerprint, "torch": torch.__version__, "python": platform.python_version(),
     }
     import transformers

@@ -329,3 +329,15 @@ class JsonlAppender:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def cases_digest(cases: Iterable[EditCase]) -> str:
+    """SHA-256 of the cases themselves (their kedit JSON, keys sorted), whatever file or folder they
+    came from: a JSONL and its export give the same digest."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for c in cases:
+        h.update(json.dumps(c.to_dict(), sort_keys=True, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()

@@ -52,13 +52,20 @@ def test_config_file_gives_the_options_and_flags_override_it(tiny_kg, tmp_path, 
     assert "--model is required" in capsys.readouterr().err
 
 
-def test_report_with_other_weights_writes_its_own_ranking_file(tiny_kg, tmp_path, capsys):
+@pytest.fixture()
+def finished_run(tiny_kg, tmp_path):
+    """An FT-L run on two tiny-model cases."""
     bench = write_jsonl(tiny_kg.cases[:2], tmp_path / "bench.jsonl")
     out = tmp_path / "run"
     args = ["run", "--model", str(tiny_kg.path), "--bench", str(bench), "--editors", "ft-l", "--out", str(out), "-q"]
     for k, v in TINY_OVERRIDES["ft-l"].items():
         args += ["--hparam", f"ft-l.{k}={v}"]
     assert main(args) == 0
+    return out
+
+
+def test_report_with_other_weights_writes_its_own_ranking_file(finished_run, capsys):
+    out = finished_run
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     capsys.readouterr()
     assert main(["report", str(out), "--weights", "portability=2,locality=1"]) == 0
@@ -70,13 +77,8 @@ def test_report_with_other_weights_writes_its_own_ranking_file(tiny_kg, tmp_path
     assert after == before  # the run's own summary.md and ranking.json stay as the run wrote them
 
 
-def test_report_under_easyedit_names(tiny_kg, tmp_path, capsys):
-    bench = write_jsonl(tiny_kg.cases[:2], tmp_path / "bench.jsonl")
-    out = tmp_path / "run"
-    args = ["run", "--model", str(tiny_kg.path), "--bench", str(bench), "--editors", "ft-l", "--out", str(out), "-q"]
-    for k, v in TINY_OVERRIDES["ft-l"].items():
-        args += ["--hparam", f"ft-l.{k}={v}"]
-    assert main(args) == 0
+def test_report_under_easyedit_names(finished_run, capsys):
+    out = finished_run
     capsys.readouterr()
     assert main(["report", str(out), "--names", "easyedit"]) == 0
     table = capsys.readouterr().out.splitlines()
