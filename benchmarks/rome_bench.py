@@ -91,12 +91,12 @@ def main():
     cases = read_cases(ROOT / "data/demo/bench.jsonl")[: args.cases]
     rome.prepare(model, tok, hp)
     base = compute_baseline(model, tok, cases, lm.fingerprint)
-    records = []
+    records = []  # CaseResults
     run_single(rome, hp, Context(model, tok, base, generate=False), cases, records.append)
-    secs = [r["edit_seconds"] for r in records if not r.get("error")]
+    secs = [r.edit_seconds for r in records if not r.failed]
 
     def mean_of(split):
-        v = [p["metrics"]["token_acc"]["post"] for r in records for p in r["probes"] if p["split"] == split and p["executed"]]
+        v = [p.metrics["token_acc"].post for r in records for p in r.probes if p.split == split and p.executed]
         return sum(v) / len(v)
 
     figures.update({
