@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 OUT=${KEDIT_DEMO_OUT:-runs/demo}
-LIMIT=${KEDIT_DEMO_LIMIT:-20}  # 60 gives the README's table (about 20 minutes on 2 cores)
+LIMIT=${KEDIT_DEMO_LIMIT:-20}  # more cases: KEDIT_DEMO_LIMIT=60 (about 20 minutes on 2 cores)
 mkdir -p "$OUT"
 .venv/bin/kbuild generate --backend kg --in data/kg/seeds.jsonl --out "$OUT/generated.jsonl"
 .venv/bin/kbuild filter --model smollm2-135m --in "$OUT/generated.jsonl" --out "$OUT/bench.jsonl"
