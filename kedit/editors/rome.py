@@ -40,7 +40,9 @@ rome_main.py, repr_tools.py; EasyEdit easyeditor/models/rome), each on purpose:
 
 * ``k*`` is used for both ends of the update (as the paper's equation), where the reference code
   uses the averaged key in ``C⁻¹k*`` but the single unprefixed prompt's key and output for ``Λ``;
-  here ``v* − W k* = δ`` exactly, so the edited layer maps ``k*`` to ``v*``. This is the fix r-ROME
+  here ``v* − W k* = δ`` exactly, so the edited layer maps ``k*`` to ``v*``
+  (``key_mode: reference`` gives the reference code's form, to reproduce EasyEdit's and the paper's
+  numbers: the plain prompt's key is written, ``Λ = δ / ((C⁻¹k*)ᵀ k_plain)``). This is the fix r-ROME
   describes (Gupta et al. 2024, "Rebuilding ROME: Resolving Model Collapse during Sequential Model
   Editing": the asymmetric keys are what makes some edits disable the model).
 * The KL term compares the next-token distribution after the whole prompt "s is a" (the paper's
@@ -90,6 +92,7 @@ class ROMEHyperParams(HyperParams):
 
     layer: int = 17
     fact_token: str = "subject_last"  # the mlp_out input at the subject's last token is the key k; "last": the prompt's last token
+    key_mode: str = "consistent"  # k* at both ends of the update (the paper, r-ROME); "reference": kmeng01/rome and EasyEdit's form
     # v* optimization (compute_v)
     v_num_grad_steps: int = 20
     v_lr: float = 0.5
@@ -120,6 +123,8 @@ class ROMEHyperParams(HyperParams):
                 raise KeditError(f"rome: context template {t!r} must contain '{{}}' exactly once")
         if self.mom2_dtype not in ("float32", "float64"):
             raise KeditError(f"rome: mom2_dtype must be float32 or float64, not {self.mom2_dtype!r}")
+        if self.key_mode not in ("consistent", "reference"):
+            raise KeditError(f"rome: key_mode must be 'consistent' or 'reference', not {self.key_mode!r}")
 
 
 @register_editor("rome")
@@ -167,7 +172,10 @@ def apply_rome(model: nn.Module, tok, req: EditRequest, hp: ROMEHyperParams, tem
     prompts = [t.format(req.template) for t in templates]  # each with "{}" for the subject
     k_star, v0 = key_and_value(model, tok, prompts, req.subject, hp)  # (d_in,), (d_out,)
     delta, info = optimize_delta(model, tok, req, hp, prompts, v0)  # (d_out,) = v* − W k*
-    upd, denom = rank_one_update(k_star, delta, C)  # Λ (C⁻¹k*)ᵀ   (d_out, d_in)
+    k_written = None
+    if hp.key_mode == "reference":  # the reference code: the plain prompt's key gets v*, along C⁻¹k*
+        k_written, _ = key_and_value(model, tok, [req.template], req.subject, hp)
+    upd, denom = rank_one_update(k_star, delta, C, k_written)  # Λ (C⁻¹k*)ᵀ   (d_out, d_in)
     norm = add_to_weight(model, hp.layer, upd)
     info |= {"u_dot_k": denom, "update_norm": norm, "k_norm": float(k_star.norm())}
     return info

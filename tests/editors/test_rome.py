@@ -152,6 +152,32 @@ def test_sequential_requests_and_one_restore(tiny_kg, prepared):
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
 
 
+def test_reference_key_mode_writes_the_plain_prompt_key(tiny_kg, prepared):
+    """key_mode=reference (kmeng01/rome, EasyEdit): the plain prompt's key is mapped to W k + δ along
+    C⁻¹k*; the default maps the averaged k* itself (the paper's equation, r-ROME's fix)."""
+    from kedit.models.roles import weight_as_out_in
+
+    editor, hp, _ = prepared
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    state = editor._state(model, tok, hp)
+    req = request_of(single_token_cases(tiny_kg, 1)[0])
+    prompts = [t.format(req.template) for t in state.templates]
+    mlp_out = module_at(model, "mlp_out", hp.layer)
+    for mode in ("consistent", "reference"):
+        h = dataclasses.replace(hp, key_mode=mode)
+        k_star, v0 = rome_mod.key_and_value(model, tok, prompts, req.subject, h)
+        k_plain, _ = rome_mod.key_and_value(model, tok, [req.template], req.subject, h)
+        delta, _ = rome_mod.optimize_delta(model, tok, req, h, prompts, v0)  # deterministic: apply_rome finds the same δ
+        W0 = weight_as_out_in(model, mlp_out).detach().double().clone()
+        result = timed_edit(editor, model, tok, [req], h)
+        try:
+            W1 = weight_as_out_in(model, mlp_out).detach().double()
+            k = k_plain if mode == "reference" else k_star
+            assert torch.allclose((W1 - W0) @ k.double(), delta.double(), atol=1e-3 * float(delta.norm())), mode
+        finally:
+            result.restore()
+
+
 def test_replayed_lower_layers_give_the_same_delta(tiny_kg, prepared):
     editor, hp, _ = prepared
     model, tok = tiny_kg.model, tiny_kg.tokenizer

@@ -34,12 +34,15 @@ from torch import nn
 from ...models.roles import module_at, roles_for
 
 
-def rank_one_update(k: torch.Tensor, delta: torch.Tensor, C: torch.Tensor | None) -> tuple[torch.Tensor, float]:
-    """ROME's ``Λ (C⁻¹k)ᵀ`` (d_out, d_in) float64, mapping ``k`` to ``W k + delta``; and ``(C⁻¹k)ᵀk``.
-    ``C = None`` means ``C = I``."""
+def rank_one_update(k: torch.Tensor, delta: torch.Tensor, C: torch.Tensor | None,
+                    k_written: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+    """ROME's ``Λ (C⁻¹k)ᵀ`` (d_out, d_in) float64, mapping ``k_written`` (default ``k``) to
+    ``W k_written + delta``; and the denominator ``(C⁻¹k)ᵀ k_written``. ``C = None`` means ``C = I``.
+    ROME's reference code writes the plain prompt's key (``k_written``) along the averaged key's
+    direction ``C⁻¹k``; the paper's equation uses ``k`` at both ends."""
     k64 = k.to(torch.float64)  # (d_in,)
     u = torch.linalg.solve(C, k64) if C is not None else k64  # C⁻¹ k   (d_in,)
-    denom = torch.dot(u, k64)  # (C⁻¹k)ᵀ k
+    denom = torch.dot(u, (k_written if k_written is not None else k).to(torch.float64))  # (C⁻¹k)ᵀ k_written
     lam = delta.to(torch.float64) / denom  # Λ   (d_out,)
     return torch.outer(lam, u), float(denom)  # (d_out, d_in)
 
