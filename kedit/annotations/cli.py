@@ -86,6 +86,8 @@ def _push(args: argparse.Namespace) -> int:
     what = "created" if r.created else "reused"
     print(f"project '{args.project}' (id {r.project_id}, {what}) at {ls.url}: {r.tasks} tasks from {args.input}; "
           f"imported {r.imported} new, {r.existing} already there")
+    for problem in r.problems:  # e.g. a project made with an older labeling config keeps its old view
+        print(f"kbuild annotate push: warning: {problem}", file=sys.stderr)
     return 0
 
 
