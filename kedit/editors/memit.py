@@ -44,14 +44,12 @@ from torch import nn
 
 from ..errors import KeditError
 from ..models.roles import path_of
-from ..models.text import encode_prompts, length_batches, pad_batch, pad_id
 from .base import EditRequest, EditResult, ParamSnapshot, register_editor
 from .hparams import HyperParams
 from .locate import keys
 from .locate.editor import LocateEditor, Prepared
 from .locate.solves import add_to_weight, batch_update
 from .locate.values import ValueSearch, optimize_residual
-from .nethook import Trace
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +147,8 @@ def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyp
     search = ValueSearch(hp.v_num_grad_steps, hp.v_lr, hp.v_weight_decay, hp.clamp_norm_factor, hp.kl_factor,
                          hp.v_stop_nll, hp.replay_lower_layers)
     # 1. target hidden states z at the last layer's block output
-    _, h0 = read_sites(model, tok, path_of(model, "mlp_out", last), z_site, prompts, subjects, hp)  # (N, d_model)
+    _, h0 = keys.mean_at_sites(model, tok, path_of(model, "mlp_out", last), z_site, prompts, subjects, hp.fact_token,
+                                 hp.keys_batch_tokens)  # (N, d_model)
     zs, nll_end = [], []
     for r, p, h in zip(requests, prompts, h0):
         delta, vinfo = optimize_residual(model, tok, layer=last, site=z_site, prompts=p, subject=r.subject,
@@ -161,43 +160,11 @@ def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyp
     # 2. spread the residual over the layers, lowest first
     norms, keys_used = {}, {}
     for i, layer in enumerate(hp.layers):
-        K, h = read_sites(model, tok, path_of(model, "mlp_out", layer), z_site, prompts, subjects, hp)  # (N, d_in), (N, d_model)
+        K, h = keys.mean_at_sites(model, tok, path_of(model, "mlp_out", layer), z_site, prompts, subjects,
+                                  hp.fact_token, hp.keys_batch_tokens)  # (N, d_in), (N, d_model)
         R = (z - h) / (len(hp.layers) - i)  # (N, d_out)
         norms[f"update_norm_l{layer}"] = add_to_weight(model, layer, layer_update(layer, K, R))  # Δ (d_out, d_in)
         keys_used[layer] = K
     info = {"layers": ",".join(map(str, hp.layers)), "requests": len(requests), "z_nll_end_max": max(nll_end),
             "seconds": round(time.perf_counter() - t0, 3), **norms}
     return info, keys_used
-
-
-def read_sites(model: nn.Module, tok, key_site: str, out_site: str, prompts: list[list[str]], subjects: list[str],
-               hp: MEMITHyperParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per request, the mean over its prompts of ``key_site``'s input (keys, (N, d_in)) and of
-    ``out_site``'s output ((N, d_out)) at the lookup token, for every request in length-sorted
-    batches; the forward pass stops at ``out_site``."""
-    device = next(model.parameters()).device
-    texts, owner, idxs = [], [], []
-    for n, (ps, s) in enumerate(zip(prompts, subjects)):
-        texts += [p.format(s) for p in ps]
-        idxs += keys.lookup_indices(tok, ps, s, hp.fact_token)
-        owner += [n] * len(ps)
-    enc = encode_prompts(tok, texts)
-    k_sum = v_sum = None
-    counts = torch.zeros(len(prompts), device=device)
-    owner_t = torch.tensor(owner, device=device)
-    for batch in length_batches([len(e) for e in enc], hp.keys_batch_tokens):
-        ids, mask = pad_batch([enc[i] for i in batch], pad_id(tok))
-        with Trace(model, key_site, retain_output=False) as tk, Trace(model, out_site, stop=True, retain_input=False) as tv:
-            keys.body(model)(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
-        rows = torch.arange(len(batch), device=device)
-        cols = torch.tensor([idxs[i] for i in batch], device=device)
-        k = tk.input[rows, cols].double()  # (b, d_in)
-        v = tv.output[rows, cols].double()  # (b, d_out)
-        who = owner_t[torch.tensor(batch, device=device)]
-        if k_sum is None:
-            k_sum = torch.zeros(len(prompts), k.shape[1], dtype=torch.float64, device=device)
-            v_sum = torch.zeros(len(prompts), v.shape[1], dtype=torch.float64, device=device)
-        k_sum.index_add_(0, who, k)
-        v_sum.index_add_(0, who, v)
-        counts.index_add_(0, who, torch.ones(len(batch), device=device))
-    return (k_sum / counts[:, None]).float(), (v_sum / counts[:, None]).float()

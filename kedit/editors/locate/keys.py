@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ...errors import KeditError
-from ...models.text import encode_prompts, pad_batch, pad_id
+from ...models.text import encode_prompts, length_batches, pad_batch, pad_id
 from ..nethook import Trace
 
 FACT_TOKENS = ("subject_last", "last")
@@ -69,3 +69,38 @@ def mean_key_value(model: nn.Module, tok, site: str, prompts: Sequence[str], sub
     k = tr.input[rows, cols].float()  # (P, d_in)
     v = tr.output[rows, cols].float()  # (P, d_out)
     return k.mean(0), v.mean(0)
+
+
+@torch.no_grad()
+def mean_at_sites(model: nn.Module, tok, key_site: str, out_site: str, prompts: Sequence[Sequence[str]],
+                  subjects: Sequence[str], fact_token: str, batch_tokens: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per request (MEMIT's batch), the mean over its prompts ``p.format(subject)`` of ``key_site``'s
+    input (keys, (N, d_in)) and of ``out_site``'s output ((N, d_out)) at the lookup token, every
+    request in length-sorted batches; the forward pass stops at ``out_site``, which must not come
+    before ``key_site``."""
+    device = next(model.parameters()).device
+    texts, owner, idxs = [], [], []
+    for n, (ps, s) in enumerate(zip(prompts, subjects)):
+        texts += [p.format(s) for p in ps]
+        idxs += lookup_indices(tok, ps, s, fact_token)
+        owner += [n] * len(ps)
+    enc = encode_prompts(tok, texts)
+    k_sum = v_sum = None
+    counts = torch.zeros(len(prompts), device=device)
+    owner_t = torch.tensor(owner, device=device)
+    for batch in length_batches([len(e) for e in enc], batch_tokens):
+        ids, mask = pad_batch([enc[i] for i in batch], pad_id(tok))
+        with Trace(model, key_site, retain_output=False) as tk, Trace(model, out_site, stop=True, retain_input=False) as tv:
+            body(model)(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+        rows = torch.arange(len(batch), device=device)
+        cols = torch.tensor([idxs[i] for i in batch], device=device)
+        k = tk.input[rows, cols].double()  # (b, d_in)
+        v = tv.output[rows, cols].double()  # (b, d_out)
+        who = owner_t[torch.tensor(batch, device=device)]
+        if k_sum is None:
+            k_sum = torch.zeros(len(prompts), k.shape[1], dtype=torch.float64, device=device)
+            v_sum = torch.zeros(len(prompts), v.shape[1], dtype=torch.float64, device=device)
+        k_sum.index_add_(0, who, k)
+        v_sum.index_add_(0, who, v)
+        counts.index_add_(0, who, torch.ones(len(batch), device=device))
+    return (k_sum / counts[:, None]).float(), (v_sum / counts[:, None]).float()
