@@ -49,7 +49,7 @@ from .hparams import HyperParams
 from .locate import keys
 from .locate.editor import LocateEditor, Prepared
 from .locate.solves import add_to_weight, batch_update
-from .locate.values import ValueSearch, optimize_residual
+from .locate.values import ValueSearch, optimize_residuals
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +114,25 @@ class MEMIT(LocateEditor):
         names = [path_of(model, "mlp_out", layer) + ".weight" for layer in hp.layers]
         snapshot = ParamSnapshot(model, names)
         try:
+            z_site, co_sites = self.value_sites(model, hp)
             info, keys_used = write_batch(model, tok, list(requests), hp, state.templates,
-                                          lambda layer, K, R: self.layer_update(model, state, hp, layer, K, R))
+                                          lambda layer, K, R: self.layer_update(model, state, hp, layer, K, R),
+                                          z_site=z_site, co_sites=co_sites, share=self.share)
         except BaseException:
             snapshot.restore()  # a failed batch leaves no half-edited model behind
             raise
         return EditResult(self.name, list(requests), snapshot=snapshot, info=info,
                           undo=self.remember(model, keys_used))
+
+    def value_sites(self, model: nn.Module, hp: MEMITHyperParams) -> tuple[str, tuple[str, ...]]:
+        """Where the target values ``z`` live (MEMIT: the last layer's block output) and the sites whose
+        residuals are optimised together with it and then dropped (MEMIT: none)."""
+        return path_of(model, "layer", hp.layers[-1]), ()
+
+    @staticmethod
+    def share(left: int) -> float:
+        """The divisor of the residual at a layer with ``left`` edited layers from it to the top (MEMIT: ``left``)."""
+        return float(left)
 
     def layer_update(self, model: nn.Module, state: Prepared, hp: MEMITHyperParams, layer: int, K: torch.Tensor,
                      R: torch.Tensor) -> torch.Tensor:
@@ -135,13 +147,15 @@ class MEMIT(LocateEditor):
 
 @torch.no_grad()
 def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyperParams, tmpl: Sequence[str],
-                layer_update: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
+                layer_update: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor], *, z_site: str,
+                co_sites: Sequence[str] = (), share: Callable[[int], float] = float
                 ) -> tuple[dict[str, Any], dict[int, torch.Tensor]]:
     """Steps 1 and 2 of the module docs with ``layer_update(layer, K, R) -> Δ`` as the solve (MEMIT,
-    EMMET and AlphaEdit differ only there); returns figures of the edit and the keys of each layer."""
+    EMMET and AlphaEdit differ only there), ``z`` at ``z_site`` (a module of the last edited block)
+    optimised together with residuals at ``co_sites`` (PMET's attention output; then dropped), and
+    ``R_l = (z − h) / share(L − i)``; returns figures of the edit and the keys of each layer."""
     t0 = time.perf_counter()
     last = hp.layers[-1]
-    z_site = path_of(model, "layer", last)
     prompts = [[t.format(r.template) for t in tmpl] for r in requests]  # per request, each with "{}"
     subjects = [r.subject for r in requests]
     search = ValueSearch(hp.v_num_grad_steps, hp.v_lr, hp.v_weight_decay, hp.clamp_norm_factor, hp.kl_factor,
@@ -149,12 +163,14 @@ def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyp
     # 1. target hidden states z at the last layer's block output
     _, h0 = keys.mean_at_sites(model, tok, path_of(model, "mlp_out", last), z_site, prompts, subjects, hp.fact_token,
                                  hp.keys_batch_tokens)  # (N, d_model)
+    co_v0 = {s: keys.mean_at_sites(model, tok, s, s, prompts, subjects, hp.fact_token, hp.keys_batch_tokens)[1]
+             for s in co_sites}  # (N, d_model) each
     zs, nll_end = [], []
-    for r, p, h in zip(requests, prompts, h0):
-        delta, vinfo = optimize_residual(model, tok, layer=last, site=z_site, prompts=p, subject=r.subject,
-                                         target=r.target_new, fact_token=hp.fact_token, v0=h, search=search,
-                                         who=type(hp).editor)
-        zs.append(h + delta)
+    for n, (r, p, h) in enumerate(zip(requests, prompts, h0)):
+        deltas, vinfo = optimize_residuals(model, tok, layer=last, sites={z_site: h} | {s: v[n] for s, v in co_v0.items()},
+                                           prompts=p, subject=r.subject, target=r.target_new,
+                                           fact_token=hp.fact_token, search=search, who=type(hp).editor)
+        zs.append(h + deltas[z_site])
         nll_end.append(vinfo["nll_end"])
     z = torch.stack(zs)  # (N, d_model)
     # 2. spread the residual over the layers, lowest first
@@ -162,7 +178,7 @@ def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyp
     for i, layer in enumerate(hp.layers):
         K, h = keys.mean_at_sites(model, tok, path_of(model, "mlp_out", layer), z_site, prompts, subjects,
                                   hp.fact_token, hp.keys_batch_tokens)  # (N, d_in), (N, d_model)
-        R = (z - h) / (len(hp.layers) - i)  # (N, d_out)
+        R = (z - h) / share(len(hp.layers) - i)  # (N, d_out)
         norms[f"update_norm_l{layer}"] = add_to_weight(model, layer, layer_update(layer, K, R))  # Δ (d_out, d_in)
         keys_used[layer] = K
     info = {"layers": ",".join(map(str, hp.layers)), "requests": len(requests), "z_nll_end_max": max(nll_end),

@@ -1,8 +1,8 @@
 """Model internals by role, resolved from the model's config class (never from its name).
 
 Roles: ``layer`` (a transformer block), ``mlp_in`` (the MLP's first projection), ``mlp_out`` (the
-MLP's output projection, whose *input* is ROME's key k and whose output is its value v) and
-``lm_head``. Templates take the layer index.
+MLP's output projection, whose *input* is ROME's key k and whose output is its value v),
+``lm_head`` and ``attn_out`` (the attention's output projection, PMET's second value site). Templates take the layer index.
 
 Config classes that share a module layout form a family (``FAMILIES``: ``llama`` covers Llama,
 Mistral, Qwen2, Qwen3 and OLMo-2); ``family_of`` names it, and editors' per-family hyper-parameter
@@ -28,17 +28,21 @@ class Roles:
     n_layers_attr: str = "num_hidden_layers"
     # GPT-2's Conv1D stores weights as (in, out); nn.Linear as (out, in)
     weight_in_out: bool = False
+    attn_out: str = ""
 
 
-_LLAMA = Roles("model.layers.{}", "model.layers.{}.mlp.up_proj", "model.layers.{}.mlp.down_proj", "lm_head")
+_LLAMA = Roles("model.layers.{}", "model.layers.{}.mlp.up_proj", "model.layers.{}.mlp.down_proj", "lm_head",
+               attn_out="model.layers.{}.self_attn.o_proj")
 # Architecture families: one module layout shared by the listed config classes. A family's name also
 # names its hyper-parameter files (``kedit/editors/hparams/<editor>/<family>.yaml``).
 FAMILIES: dict[str, tuple[Roles, tuple[str, ...]]] = {
-    "gpt2": (Roles("transformer.h.{}", "transformer.h.{}.mlp.c_fc", "transformer.h.{}.mlp.c_proj", "lm_head", "n_layer", True),
-             ("GPT2Config",)),
-    "gptj": (Roles("transformer.h.{}", "transformer.h.{}.mlp.fc_in", "transformer.h.{}.mlp.fc_out", "lm_head", "n_layer"),
+    "gpt2": (Roles("transformer.h.{}", "transformer.h.{}.mlp.c_fc", "transformer.h.{}.mlp.c_proj", "lm_head", "n_layer", True,
+                   attn_out="transformer.h.{}.attn.c_proj"), ("GPT2Config",)),
+    "gptj": (Roles("transformer.h.{}", "transformer.h.{}.mlp.fc_in", "transformer.h.{}.mlp.fc_out", "lm_head", "n_layer",
+                   attn_out="transformer.h.{}.attn.out_proj"),
              ("GPTJConfig",)),
-    "gpt-neox": (Roles("gpt_neox.layers.{}", "gpt_neox.layers.{}.mlp.dense_h_to_4h", "gpt_neox.layers.{}.mlp.dense_4h_to_h", "lm_head"),
+    "gpt-neox": (Roles("gpt_neox.layers.{}", "gpt_neox.layers.{}.mlp.dense_h_to_4h", "gpt_neox.layers.{}.mlp.dense_4h_to_h", "lm_head",
+                       attn_out="gpt_neox.layers.{}.attention.dense"),
                  ("GPTNeoXConfig",)),
     "llama": (_LLAMA, ("LlamaConfig", "MistralConfig", "Qwen2Config", "Qwen3Config", "Olmo2Config")),
 }

@@ -28,15 +28,17 @@ def test_a_batch_of_twelve_takes_paraphrases_follow_and_neighbours_stay(tiny_kg,
     assert acc["locality"] >= 0.85 and acc["distract_neighbor"] >= 0.9  # measured 0.917 and 0.958
 
 
-def test_every_edited_layer_changes_and_restore_is_bitwise(tiny_kg, cache):
+@pytest.mark.parametrize("name", ["memit", "pmet"])
+def test_every_edited_layer_changes_and_restore_is_bitwise(name, tiny_kg, cache):
+    """Only the MLP output matrices of the band change (PMET too: its attention residual is optimised, not written)."""
     model, tok = tiny_kg.model, tiny_kg.tokenizer
-    hp = load_hparams(MEMITHyperParams, "memit", model, TINY_OVERRIDES["memit"])
-    editor = MEMIT()
+    editor = kedit.EDITORS.get(name)()
+    hp = load_hparams(editor.hparams_cls, name, model, TINY_OVERRIDES[name])
     editor.prepare(model, tok, hp)
     before = {n: p.clone() for n, p in model.named_parameters()}
     res = timed_edit(editor, model, tok, [request_of(c) for c in tiny_kg.cases[:3]], hp)
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
-    assert changed == set(res.changed) and len(changed) == len(hp.layers)
+    assert changed == set(res.changed) == {f"transformer.h.{layer}.mlp.c_proj.weight" for layer in hp.layers}
     assert res.info["requests"] == 3 and all(res.info[f"update_norm_l{layer}"] > 0 for layer in hp.layers)
     res.restore()
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
@@ -73,15 +75,43 @@ def test_memit_batch_on_smollm2_moves_the_edited_splits(tmp_path, one_thread):
     assert acc[("locality", "token_acc")] >= 0.7
 
 
-@pytest.mark.parametrize("name", ["emmet", "alphaedit"])
+@pytest.mark.parametrize("name", ["emmet", "alphaedit", "pmet"])
 def test_memit_family_members_write_a_batch_of_twelve(name, tiny_kg, cache):
-    """EMMET (equality-constrained solve) and AlphaEdit (null-space projected) on MEMIT's pipeline."""
+    """EMMET (equality-constrained solve), AlphaEdit (null-space projected) and PMET (MLP-output values
+    optimised with the attention's) on MEMIT's pipeline."""
     rep = kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, tiny_kg.cases[:12], editors=[name], mode="batch",
                          batch_size=12, hparams={name: TINY_OVERRIDES[name]}, progress=False, generate=False)
     assert not rep.failed
     acc = {r.split: r.value for r in rep.rows if r.metric == "token_acc"}
     assert acc["reliability"] >= 0.9 and acc["generalization"] >= 0.9  # measured 0.958 both, for both editors
-    assert acc["locality"] >= 0.7  # emmet 0.944, alphaedit 0.778
+    assert acc["locality"] >= 0.7  # emmet 0.944, alphaedit 0.778, pmet 0.917
+
+
+def test_pmet_values_live_at_the_mlp_output_and_share_by_square_root(tiny_kg):
+    from kedit.editors.pmet import PMET
+
+    hp = load_hparams(PMET.hparams_cls, "pmet", tiny_kg.model, TINY_OVERRIDES["pmet"])
+    z_site, co_sites = PMET().value_sites(tiny_kg.model, hp)
+    assert (z_site, co_sites) == ("transformer.h.2.mlp.c_proj", ("transformer.h.2.attn.c_proj",))
+    assert MEMIT.share(4) == 4.0 and PMET.share(4) == 2.0
+
+
+def test_jointly_optimised_residuals_each_keep_their_own_ball(tiny_kg):
+    """optimize_residuals: two sites, one Adam loop, each δ clamped to clamp · its own ‖v₀‖."""
+    from kedit.editors.locate.keys import mean_key_value
+    from kedit.editors.locate.values import ValueSearch, optimize_residuals
+
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    case = tiny_kg.cases[0]
+    prompts = [request_of(case).template]
+    sites = {s: mean_key_value(model, tok, s, prompts, case.subject, "last")[1]
+             for s in ("transformer.h.2.mlp.c_proj", "transformer.h.2.attn.c_proj")}
+    search = ValueSearch(steps=8, lr=0.5, clamp_norm_factor=0.1, stop_nll=0.0)
+    deltas, info = optimize_residuals(model, tok, layer=2, sites=sites, prompts=prompts, subject=case.subject,
+                                      target=case.target_new, fact_token="last", search=search)
+    assert info["nll_end"] < info["nll_start"]
+    for s, v0 in sites.items():
+        assert 0 < float(deltas[s].norm()) <= 0.1 * float(v0.norm()) * (1 + 1e-5)
 
 
 def test_alphaedit_remembers_earlier_keys_until_restore(tiny_kg, cache):

@@ -19,7 +19,7 @@ only the site's block and those above, and the LM head only at the target and KL
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,18 @@ def optimize_residual(model: nn.Module, tok, *, layer: int, site: str, prompts: 
     """``δ`` (d_out,) added to ``site``'s output (a module of block ``layer``) at the lookup token,
     optimised for P(target); ``prompts`` hold "{}" for the subject; ``v₀`` is the site's output
     there before the edit (its norm scales the clamp and the weight decay)."""
+    deltas, info = optimize_residuals(model, tok, layer=layer, sites={site: v0}, prompts=prompts, subject=subject,
+                                      target=target, fact_token=fact_token, search=search, who=who)
+    return deltas[site], info
+
+
+def optimize_residuals(model: nn.Module, tok, *, layer: int, sites: Mapping[str, torch.Tensor], prompts: Sequence[str],
+                       subject: str, target: str, fact_token: str, search: ValueSearch,
+                       who: str = "edit") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """One ``δ_s`` per site ``s`` (modules of block ``layer``, mapped to their output ``v₀_s`` at
+    the lookup token before the edit), optimised together (PMET: attention and MLP outputs): the
+    weight decay is the sum of each site's term and each ``δ_s`` is clamped to its own ball
+    ``‖δ_s‖ ≤ clamp_norm_factor · ‖v₀_s‖``. ``info`` reports the first site's norms."""
     device = next(model.parameters()).device
     kl_prompt = KL_PROMPT.format(subject)
     rewrite = [p.format(subject) for p in prompts]
@@ -80,17 +92,20 @@ def optimize_residual(model: nn.Module, tok, *, layer: int, site: str, prompts: 
     gold_t = torch.tensor(gold, device=device)  # (P·m,)
     n_tgt = len(gold)
 
-    delta = torch.zeros_like(v0, requires_grad=True)  # (d_out,)
-    opt = torch.optim.Adam([delta], lr=search.lr)
-    max_norm = search.clamp_norm_factor * v0.norm()
+    deltas = {s: torch.zeros_like(v0, requires_grad=True) for s, v0 in sites.items()}  # (d_out_s,)
+    opt = torch.optim.Adam(list(deltas.values()), lr=search.lr)
+    max_norms = {s: search.clamp_norm_factor * v0.norm() for s, v0 in sites.items()}
     kl_init = None
     nll_start = nll = float("nan")
     steps = 0
 
-    def add_delta(out: torch.Tensor) -> torch.Tensor:  # (B, T, d_out)
-        return out + at.unsqueeze(-1).to(out.dtype) * delta.to(out.dtype)
+    def adder(delta: torch.Tensor):
+        def add_delta(out: torch.Tensor) -> torch.Tensor:  # (B, T, d_out)
+            return out + at.unsqueeze(-1).to(out.dtype) * delta.to(out.dtype)
+        return add_delta
 
-    with frozen(model), forward_from_layer(model, layer, site, ids, mask, add_delta, search.replay_lower_layers) as forward:
+    edits = {s: adder(d) for s, d in deltas.items()}
+    with frozen(model), forward_from_layer(model, layer, edits, ids, mask, search.replay_lower_layers) as forward:
         for it in range(search.steps):
             steps = it + 1
             opt.zero_grad(set_to_none=True)
@@ -104,7 +119,7 @@ def optimize_residual(model: nn.Module, tok, *, layer: int, site: str, prompts: 
                 if kl_init is None:
                     kl_init = kl_lp.detach().clone()
                 kl_loss = search.kl_factor * F.kl_div(kl_init, kl_lp, log_target=True, reduction="batchmean")
-                wd = search.weight_decay * delta.norm() / v0.norm() ** 2
+                wd = sum(search.weight_decay * d.norm() / sites[s].norm() ** 2 for s, d in deltas.items())
                 loss = nll_loss + kl_loss + wd
             nll = float(nll_loss.detach())
             if it == 0:
@@ -113,13 +128,15 @@ def optimize_residual(model: nn.Module, tok, *, layer: int, site: str, prompts: 
                 break
             loss.backward()
             opt.step()
-            with torch.no_grad():  # project back into the ball ‖δ‖ ≤ clamp · ‖v₀‖
-                if delta.norm() > max_norm:
-                    delta.mul_(max_norm / delta.norm())
+            with torch.no_grad():  # project back into each ball ‖δ_s‖ ≤ clamp · ‖v₀_s‖
+                for s, d in deltas.items():
+                    if d.norm() > max_norms[s]:
+                        d.mul_(max_norms[s] / d.norm())
+    first = next(iter(sites))
     info = {"steps": steps, "nll_start": nll_start, "nll_end": nll,
             "kl": float(kl_loss.detach()) / max(search.kl_factor, 1e-12),
-            "delta_norm": float(delta.detach().norm()), "v0_norm": float(v0.norm())}
-    return delta.detach(), info
+            "delta_norm": float(deltas[first].detach().norm()), "v0_norm": float(sites[first].norm())}
+    return {s: d.detach() for s, d in deltas.items()}, info
 
 
 # ----------------------------------------------------------------------------------------------
@@ -154,9 +171,10 @@ class _Replay(nn.Module):
 
 
 @contextlib.contextmanager
-def forward_from_layer(model: nn.Module, layer: int, site: str, ids: torch.Tensor, mask: torch.Tensor, add_delta,
-                       replay: bool = True) -> Iterator:
-    """A function running the model on (ids, mask) with ``add_delta`` applied to ``site``'s output.
+def forward_from_layer(model: nn.Module, layer: int, edits: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+                       ids: torch.Tensor, mask: torch.Tensor, replay: bool = True) -> Iterator:
+    """A function running the model on (ids, mask) with each ``edits[site]`` applied to that
+    module's output (modules of block ``layer``).
 
     With ``replay`` the blocks below ``layer`` are run once here and, inside the block, replaced by
     modules that return their recorded outputs, so each call computes only block ``layer`` (with the
@@ -168,7 +186,9 @@ def forward_from_layer(model: nn.Module, layer: int, site: str, ids: torch.Tenso
         return net(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
 
     blocks = block_list(model) if replay and layer > 0 else None
-    with edit_output(model, site, add_delta):
+    with contextlib.ExitStack() as edited:
+        for site, fn in edits.items():
+            edited.enter_context(edit_output(model, site, fn))
         if blocks is None:
             yield run
             return
