@@ -47,9 +47,19 @@ class ParamSnapshot:
     """Exact copies of named parameters taken before an edit; ``restore`` copies them back."""
 
     def __init__(self, model: nn.Module, names: Iterable[str]):
-        params = dict(model.named_parameters())
-        self._saved = {n: params[n].detach().clone() for n in names}
-        self._params = {n: params[n] for n in self._saved}
+        self._model = model
+        self._saved: dict[str, torch.Tensor] = {}
+        self._params: dict[str, nn.Parameter] = {}
+        self.add(names)
+
+    def add(self, names: Iterable[str]) -> None:
+        """Save more parameters before they change (an editor that finds what to edit as it goes: KN);
+        ones already saved keep their first copy."""
+        params = dict(self._model.named_parameters())
+        for n in names:
+            if n not in self._saved:
+                self._saved[n] = params[n].detach().clone()
+                self._params[n] = params[n]
 
     @property
     def names(self) -> list[str]:
