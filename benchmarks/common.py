@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,3 +70,48 @@ def raw_forward(model, tok, pairs, device, batch_tokens=DEFAULT_BATCH_TOKENS):
             model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.log_softmax(-1)
 
     return run, sum(len(s) for s in seqs)
+
+
+def stats_vs_stopped_forward(lm, layers, *, corpus: str, n_samples: int, max_tokens: int, dtype, batch_tokens: int) -> dict:
+    """E[k kᵀ] of every layer in ``layers`` in one pass (cold cache) against a plain forward pass stopped
+    at the highest layer's mlp_out over the very same token batches; and the second call (a cache hit)."""
+    from kedit.editors.nethook import Trace
+    from kedit.editors.stats import corpus_texts, layer_stats
+    from kedit.models import path_of
+    from kedit.models.text import length_batches
+
+    model, tok = lm.model, lm.tokenizer
+    layers = list(layers)
+    figures: dict = {"stats_layers": layers, "stats_samples": n_samples}
+    with tempfile.TemporaryDirectory() as tmp:
+        old = os.environ.get("KEDIT_CACHE")
+        os.environ["KEDIT_CACHE"] = tmp  # a cold statistics cache
+        try:
+            kw = dict(fingerprint=lm.fingerprint, corpus=corpus, n_samples=n_samples, max_tokens=max_tokens, dtype=dtype,
+                      batch_tokens=batch_tokens, progress=False)
+            st = layer_stats(model, tok, layers, **kw)[layers[0]]
+            t0 = time.perf_counter()
+            again = layer_stats(model, tok, layers, **kw)[layers[0]]
+            figures["stats_second_call_seconds"] = time.perf_counter() - t0
+            figures["stats_second_call_cache_hit"] = again.cache_hit
+        finally:
+            if old is None:
+                os.environ.pop("KEDIT_CACHE")
+            else:
+                os.environ["KEDIT_CACHE"] = old
+    figures.update({"stats_tokens": st.n_tokens, "stats_seconds": st.seconds, "stats_tokens_per_s": st.tokens_per_s})
+
+    seqs = [ids[:max_tokens] for ids in tok(corpus_texts(corpus, n_samples))["input_ids"]]
+    seqs = [s for s in seqs if s]
+    path = path_of(model, "mlp_out", max(layers))
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for batch in length_batches([len(s) for s in seqs], batch_tokens):
+            ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(Trace(model, path, stop=True, retain_output=False))
+                model.base_model(input_ids=ids, attention_mask=mask, use_cache=False)
+    fwd = time.perf_counter() - t0
+    figures["stopped_forward_tokens_per_s"] = sum(len(s) for s in seqs) / fwd
+    figures["stats_vs_stopped_forward"] = figures["stats_tokens_per_s"] / figures["stopped_forward_tokens_per_s"]
+    return figures

@@ -29,7 +29,8 @@ from torch import nn
 from ..errors import KeditError
 from .base import register_editor
 from .locate.editor import Prepared
-from .locate.solves import null_space_projector, projected_update
+from .locate.covariance import cached_projector
+from .locate.solves import projected_update
 from .memit import MEMIT, MEMITHyperParams
 
 
@@ -66,10 +67,12 @@ class AlphaEdit(MEMIT):
         return info | {"null_space_dims": ",".join(map(str, dims))}
 
     def projector(self, model: nn.Module, state: Prepared, hp: AlphaEditHyperParams, layer: int) -> torch.Tensor:
-        """``P`` of a layer, computed once per prepared statistics and threshold (an SVD of d_in × d_in)."""
+        """``P`` of a layer (an SVD of d_in × d_in): once per prepared statistics and threshold in memory,
+        and on disk beside the statistics (``locate.covariance.cached_projector``)."""
         key = ("projector", layer, hp.nullspace_threshold)
         if key not in state.derived:
-            state.derived[key] = null_space_projector(state.cov[layer].C, hp.nullspace_threshold)
+            state.derived[key], hit = cached_projector(state.cov[layer].C, hp.nullspace_threshold)
+            state.info["projector_cache_hit"] = hit and state.info.get("projector_cache_hit", True)
         return state.derived[key]
 
     def layer_update(self, model: nn.Module, state: Prepared, hp: AlphaEditHyperParams, layer: int, K: torch.Tensor,

@@ -21,15 +21,18 @@ EasyEdit's KN edits with it (easyeditor/models/kn, after EleutherAI's knowledge-
    once for longer ones; kedit keeps one scale); the paper used λ₁ = 1, λ₂ = 8 for the old and new
    embeddings on BERT.
 
-Slow by nature: one forward and backward pass of ``steps`` copies of the prompt per layer and answer
-token (batched over layers up to ``batch_rows`` rows), hence a progress bar (on a terminal) and a
-small default ``steps``. It edits one fact at a time (``supports_batch = False``: a batch is applied in
+Slow by nature: a forward and backward pass of ``steps`` rows per layer and answer token (batched
+over layers up to ``batch_rows`` rows; each row runs only the last token over the cached prefix,
+since a scaled activation at the last position changes nothing before it), hence a progress bar
+(on a terminal) and a small default ``steps``. It edits one fact at a time (``supports_batch = False``: a batch is applied in
 turn) and needs each case's true answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,11 +44,11 @@ from torch import nn
 from ..errors import KeditError
 from ..models.roles import module_at, n_layers, path_of, weight_as_out_in
 from ..models.text import encode_prompts, encode_targets
-from .base import EditRequest, EditResult, Editor, ParamSnapshot, register_editor
+from .base import Editor, EditRequest, EditResult, ParamSnapshot, register_editor
 from .hparams import HyperParams
 from .locate.keys import body
-from .nethook import Trace
 from .locate.values import frozen
+from .nethook import Trace
 
 
 @dataclass(frozen=True)
@@ -127,9 +130,10 @@ def attributions(model: nn.Module, prompt_ids: list[int], answer_ids: list[int],
         for j, gold in enumerate(answer_ids):
             ids = prompt_ids + answer_ids[:j]
             acts = activations(model, ids, layers)
+            prefix = prefix_cache(model, ids)
             parts = []
             for group in groups:
-                parts.append(_integrated_gradients(model, ids, gold, {l: acts[l] for l in group}, steps))
+                parts.append(_integrated_gradients(model, ids, gold, {l: acts[l] for l in group}, steps, prefix))
                 bar.update()
             attr = torch.cat(parts)  # (L, d_ff)
             total = attr if total is None else total + attr
@@ -147,15 +151,37 @@ def activations(model: nn.Module, ids: list[int], layers: Sequence[int]) -> dict
     return {l: t.input[0, -1].detach().float() for l, t in traces.items()}
 
 
+@torch.no_grad()
+def prefix_cache(model: nn.Module, ids: list[int]):
+    """The key/value cache of every token but the last: scaling an activation at the last position
+    changes nothing before it (causal attention), so each attribution pass runs the last token alone."""
+    if len(ids) < 2:
+        return None
+    device = next(model.parameters()).device
+    net = body(model)
+    out = net(input_ids=torch.tensor([ids[:-1]], device=device), use_cache=True)
+    return out.cache if _cache_kw(net) == "cache" else out.past_key_values
+
+
+def _cache_kw(net: nn.Module) -> str:
+    """The forward argument that takes a key/value cache (``cache`` from transformers 5.x, before it ``past_key_values``)."""
+    return "cache" if "cache" in inspect.signature(net.forward).parameters else "past_key_values"
+
+
 def _integrated_gradients(model: nn.Module, ids: list[int], gold: int, acts: dict[int, torch.Tensor],
-                          steps: int) -> torch.Tensor:
-    """One pass of ``steps`` rows per layer: the rows of layer l get α_k · a_l at its last position."""
+                          steps: int, prefix=None) -> torch.Tensor:
+    """One pass of ``steps`` rows per layer: the rows of layer l get α_k · a_l at its last position
+    (the last token alone over ``prefix``, the cache of the others, when given)."""
     device = next(model.parameters()).device
     alphas = torch.linspace(0, 1, steps, device=device)[:, None]  # (m, 1)
     layers = list(acts)
     scaled = {l: (alphas * acts[l][None]).requires_grad_(True) for l in layers}  # (m, d_ff) each
     rows = len(layers) * steps
-    x = torch.tensor([ids], device=device).expand(rows, -1)  # (rows, T)
+    if prefix is None:
+        x, cache = torch.tensor([ids], device=device).expand(rows, -1), None  # (rows, T)
+    else:
+        x, cache = torch.tensor([ids[-1:]], device=device).expand(rows, -1), copy.deepcopy(prefix)  # (rows, 1)
+        cache.batch_repeat_interleave(rows)
 
     def patch(l: int, k: int):
         def hook(_m, inputs):
@@ -168,7 +194,9 @@ def _integrated_gradients(model: nn.Module, ids: list[int], gold: int, acts: dic
         for k, l in enumerate(layers):
             handle = module_at(model, "mlp_out", l).register_forward_pre_hook(patch(l, k))
             stack.callback(handle.remove)
-        hidden = body(model)(input_ids=x, use_cache=False).last_hidden_state[:, -1]  # (rows, d_model)
+        net = body(model)
+        hidden = net(input_ids=x, use_cache=cache is not None, **{_cache_kw(net): cache}
+                     ).last_hidden_state[:, -1]  # (rows, d_model)
         prob = torch.softmax(model.get_output_embeddings()(hidden).float(), dim=-1)[:, gold]  # (rows,)
         grads = torch.autograd.grad(prob.sum(), [scaled[l] for l in layers])
     return torch.stack([acts[l] * g.sum(0) / steps for l, g in zip(layers, grads)])  # (len(layers), d_ff)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -123,6 +125,14 @@ def test_alphaedit_remembers_earlier_keys_until_restore(tiny_kg, cache):
     editor = AlphaEdit()
     info = editor.prepare(model, tok, hp)
     assert [int(x) for x in info["null_space_dims"].split(",")] == [453, 464]  # of 512: eigenvalues below 2e-2
+    assert info["projector_cache_hit"] is False
+    again = AlphaEdit()  # a new process's editor: the projectors come from the disk cache, the same bits
+    assert again.prepare(model, tok, hp)["projector_cache_hit"] is True
+    for layer in hp.layers:
+        assert torch.equal(again.projector(model, again._prepared[model], hp, layer),
+                           editor.projector(model, editor._prepared[model], hp, layer))
+    other = AlphaEdit().prepare(model, tok, dataclasses.replace(hp, nullspace_threshold=1e-2))
+    assert other["projector_cache_hit"] is False and other["null_space_dims"] != info["null_space_dims"]
     before = {n: p.clone() for n, p in model.named_parameters()}
     first = timed_edit(editor, model, tok, [request_of(c) for c in tiny_kg.cases[:2]], hp)
     past = {k: v.clone() for k, v in editor._past[model].items()}
