@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from kedit.editors.locate.solves import batch_update, rank_one_update
@@ -73,6 +74,22 @@ def test_emmet_meets_its_equality_constraints_at_least_c_norm():
     E = E - E @ K.T @ torch.linalg.solve(K @ K.T, K)  # E K = 0
     assert torch.linalg.norm((delta + E) @ L) > torch.linalg.norm(delta @ L)
     assert torch.allclose(equality_update(K[:1], R[:1], C, 0.0), rank_one_update(K[0], R[0], C)[0], atol=1e-9)  # ROME
+
+
+def test_a_batch_that_repeats_a_fact_is_regularised_with_a_warning():
+    """EMMET at λ_e = 0 with the same key twice: Kᵀ C⁻¹ K is singular; the solve adds εI, warns, and
+    still writes the (shared) constraint."""
+    from kedit.editors.locate.solves import equality_update
+
+    g = torch.Generator().manual_seed(5)
+    K = torch.randn(3, 8, generator=g, dtype=torch.float64)
+    K = torch.cat([K, K[:1]])  # the first fact again
+    R = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    R = torch.cat([R, R[:1]])
+    with pytest.warns(RuntimeWarning, match="EMMET's solve .* singular"):
+        delta = equality_update(K, R, None, 0.0)
+    assert torch.isfinite(delta).all()
+    assert torch.allclose(delta @ K.T, R.T, atol=1e-4)
 
 
 def test_alphaedit_projector_and_update_spare_the_preserved_keys():

@@ -24,9 +24,15 @@ the keys of earlier edits ``K_p`` kept in a running sum ``Σ_p = Σ K_p K_pᵀ``
     Δᵀ = (P (K Kᵀ + Σ_p) + α I)⁻¹ P K Rᵀ          (``α``: ``L2``)
 
 which lies in the range of ``P``, so ``Δ k₀ = 0`` for every preserved key ``k₀``.
+
+A system that is singular (a batch with repeated keys, or more edits than EMMET's constraints can
+hold at ``λ_e = 0``: N > d_in) is regularised with ``ε I`` and a warning (``solve``), as ROME's
+statistics are; if even that fails, the edit fails with an error that says what to change.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 from torch import nn
@@ -47,6 +53,25 @@ def rank_one_update(k: torch.Tensor, delta: torch.Tensor, C: torch.Tensor | None
     return torch.outer(lam, u), float(denom)  # (d_out, d_in)
 
 
+def solve(A: torch.Tensor, B: torch.Tensor, what: str) -> torch.Tensor:
+    """``A⁻¹ B`` by ``torch.linalg.solve``; a singular ``A`` (n, n) gets ``ε I`` with
+    ``ε = 1e-8 · mean |diag A|`` (or 1e-8) and a warning naming ``what``."""
+    try:
+        return torch.linalg.solve(A, B)
+    except torch.linalg.LinAlgError:
+        pass
+    eps = 1e-8 * (float(A.diagonal().abs().mean()) or 1.0)
+    warnings.warn(f"{what}: the {A.shape[0]}×{A.shape[0]} system is singular (repeated keys, or more edits than it "
+                  f"can hold); solved with {eps:.2g}·I added", RuntimeWarning, stacklevel=3)
+    try:
+        return torch.linalg.solve(A + eps * torch.eye(A.shape[0], dtype=A.dtype, device=A.device), B)
+    except torch.linalg.LinAlgError:
+        from ...errors import KeditError
+
+        raise KeditError(f"{what}: the {A.shape[0]}×{A.shape[0]} system stays singular after regularisation; use "
+                         "smaller batches without repeated facts") from None
+
+
 def batch_update(K: torch.Tensor, R: torch.Tensor, C: torch.Tensor | None, weight: float = 1.0) -> torch.Tensor:
     """MEMIT's ``R Kᵀ (λ C + K Kᵀ)⁻¹`` (d_out, d_in) float64 for keys ``K`` (N, d_in) and residuals
     ``R`` (N, d_out), computed as the solve ``(λ C + K Kᵀ) X = K Rᵀ`` (the system is symmetric)."""
@@ -54,7 +79,7 @@ def batch_update(K: torch.Tensor, R: torch.Tensor, C: torch.Tensor | None, weigh
     d = K64.shape[1]
     C64 = C.to(torch.float64) if C is not None else torch.eye(d, dtype=torch.float64, device=K.device)
     A = weight * C64 + K64.T @ K64  # (d_in, d_in)
-    X = torch.linalg.solve(A, K64.T @ R64)  # (d_in, d_out)
+    X = solve(A, K64.T @ R64, "MEMIT's solve (λ C + K Kᵀ)")  # (d_in, d_out)
     return X.T  # (d_out, d_in)
 
 
@@ -64,7 +89,7 @@ def equality_update(K: torch.Tensor, R: torch.Tensor, C: torch.Tensor | None, la
     K64, R64 = K.to(torch.float64), R.to(torch.float64)
     U = torch.linalg.solve(C.to(torch.float64), K64.T) if C is not None else K64.T  # C⁻¹ K   (d_in, N)
     D = K64 @ U + lam * torch.eye(K64.shape[0], dtype=torch.float64, device=K.device)  # Kᵀ C⁻¹ K + λ_e I   (N, N)
-    return R64.T @ torch.linalg.solve(D, U.T)  # (d_out, N) (N, d_in)
+    return R64.T @ solve(D, U.T, f"EMMET's solve (Kᵀ C⁻¹ K + λ_e I) for {K64.shape[0]} edits")  # (d_out, N) (N, d_in)
 
 
 def null_space_projector(C: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -84,7 +109,7 @@ def projected_update(K: torch.Tensor, R: torch.Tensor, P: torch.Tensor, past: to
     if past is not None:
         A = A + past.to(torch.float64)
     lhs = P64 @ A + l2 * torch.eye(A.shape[0], dtype=torch.float64, device=K.device)
-    return torch.linalg.solve(lhs, P64 @ K64.T @ R64).T  # (d_out, d_in)
+    return solve(lhs, P64 @ K64.T @ R64, "AlphaEdit's solve (P (K Kᵀ + Σ_p) + α I)").T  # (d_out, d_in)
 
 
 @torch.no_grad()
