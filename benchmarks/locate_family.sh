@@ -3,7 +3,7 @@
 # generate --backend kg + kbuild filter: ~100 facts the model knows), in all three modes:
 #   single      20 cases, every editor, plus ROME with rome.key_mode=reference (EasyEdit's form)
 #   batch       60 cases in one batch of 60
-#   sequential  100 edits without rollback, scored every 10 (the decay curve)
+#   sequential  100 edits without rollback, scored every 20 (the decay curve)
 # Two chains of keval processes run side by side with one thread each (2 cores): single then batch, and
 # sequential. Results (summary.md/.csv, decay
 # curve and plots) are copied to benchmarks/results/locate_<mode>_smollm2-135m.*; the run folders stay in
@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 OUT=${OUT:-runs/locate_family}
 EDITORS=${EDITORS:-rome,memit,pmet,alphaedit,emmet,kn,ft-l}
+# the comparisons the literature makes first come first (MEMIT / AlphaEdit against ROME applied in turn)
+BATCH_EDITORS=${BATCH_EDITORS:-memit,alphaedit,rome,pmet,emmet,kn,ft-l}
+SEQUENTIAL_EDITORS=${SEQUENTIAL_EDITORS:-rome,memit,alphaedit,pmet,emmet,kn,ft-l}
 MODES=${*:-single batch sequential}
 RES=benchmarks/results
 mkdir -p "$OUT"
@@ -38,7 +41,7 @@ has() { [[ " $MODES " == *" $1 "* ]]; }
     run single 20 single --editors "$EDITORS"
     run single 20 single_rome_reference --editors rome --hparam rome.key_mode=reference
   fi
-  if has batch; then run batch 60 batch --editors "$EDITORS" --batch-size 60; fi
+  if has batch; then run batch 60 batch --editors "${BATCH_EDITORS:-$EDITORS}" --batch-size 60; fi
 ) & a=$!
-( if has sequential; then run sequential 100 sequential --editors "$EDITORS" --every 10; fi ) & b=$!
+( if has sequential; then run sequential 100 sequential --editors "${SEQUENTIAL_EDITORS:-$EDITORS}" --every 20; fi ) & b=$!
 wait $a; wait $b
