@@ -47,7 +47,7 @@ def test_evaluate_in_memory_gives_a_typed_report_and_a_dataframe(tiny_kg, tmp_pa
     assert isinstance(rep, kedit.Report) and rep.out is None and not rep.failed
     assert len(rep.results) == 6 and all(isinstance(r, CaseResult) for r in rep.results)
     df = rep.to_pandas()
-    assert list(df.columns) == ["editor", "mode", "split", "metric", "value", "n_executed", "n_not_executed"]
+    assert list(df.columns) == ["editor", "mode", "split", "metric", "value", "n_executed", "n_not_executed", "n_written"]
     rel = df[(df.editor == "ft-l") & (df.split == "reliability") & (df.metric == "token_acc")]
     assert len(rel) == 1 and rel.value.iloc[0] == 1.0
     probes = rep.probes_to_pandas()

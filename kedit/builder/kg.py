@@ -127,6 +127,25 @@ class KnowledgeGraph:
                 return p
         return max(ids, key=lambda i: (len(self.out_edges.get(i, ())), i))
 
+    def resolve_edit(self, case: EditCase) -> tuple[str | None, str | None, str | None, str | None]:
+        """(subject, relation, old object, new object) ids of an edit: from the ids its provenance's
+        ``kg`` entry names, else by relation template and by name or alias; None where unknown."""
+        ref = (case.provenance.get("kg") or {}) if isinstance(case.provenance.get("kg"), dict) else {}
+        r = ref.get("relation") or case.relation.id
+        if r not in self.relations:  # a user's seed: match the relation by its template
+            r = next((rel.id for rel in self.relations.values() if case.relation.template and
+                      case.relation.template in (rel.template, *rel.paraphrases)), None)
+        s = ref.get("subject") if ref.get("subject") in self.entities else self.resolve(case.subject)
+        o = ref.get("object_true") if ref.get("object_true") in self.entities else \
+            self.resolve(case.target_true, self.objects(s, r) if s and r else ())
+        o_new = ref.get("object_new") if ref.get("object_new") in self.entities else self.resolve(case.target_new)
+        return s, r, o, o_new
+
+    def unique_aliases(self, entity: str, besides: str = "") -> list[str]:
+        """The entity's aliases other than ``besides`` that name no other entity ("Air Jordan" names two:
+        a probe or an edit with it would test or write the wrong thing)."""
+        return [a for a in self.entities[entity].aliases if a != besides and self.by_name.get(a.lower()) == [entity]]
+
 
 @BACKENDS.register("kg")
 class KGBackend:
@@ -161,23 +180,11 @@ class KGBackend:
                 "kg_relations": len(self.kg.relations), "calls": 0, "cost_usd": 0.0, "failures": self.failures}
 
     # -- the edit in KG terms ------------------------------------------------------------------
-    def _ids(self, case: EditCase) -> tuple[str | None, str | None, str | None, str | None]:
-        ref = (case.provenance.get("kg") or {}) if isinstance(case.provenance.get("kg"), dict) else {}
-        r = ref.get("relation") or case.relation.id
-        if r not in self.kg.relations:  # a user's seed: match the relation by its template
-            r = next((rel.id for rel in self.kg.relations.values() if case.relation.template and
-                      case.relation.template in (rel.template, *rel.paraphrases)), None)
-        s = ref.get("subject") if ref.get("subject") in self.kg.entities else self.kg.resolve(case.subject)
-        o = ref.get("object_true") if ref.get("object_true") in self.kg.entities else \
-            self.kg.resolve(case.target_true, self.kg.objects(s, r) if s and r else ())
-        o_new = ref.get("object_new") if ref.get("object_new") in self.kg.entities else self.kg.resolve(case.target_new)
-        return s, r, o, o_new
-
     def _names(self, eid: str | None, fallback: str) -> tuple[str, ...]:
         return self.kg.entities[eid].names if eid else (fallback,)
 
     def expand(self, case: EditCase) -> EditCase:
-        s, r, o, o_new = self._ids(case)
+        s, r, o, o_new = self.kg.resolve_edit(case)
         if r is None:
             self.failures += 1
             return failed(case, f"relation '{case.relation.id}' is not in the knowledge graph {self.folder} "
@@ -198,8 +205,7 @@ class KGBackend:
                                          expect="keep", provenance=prov((s2, r, o2))))
         if s:
             # an alias that also names another entity ("Air Jordan") would test the wrong thing
-            aliases = [a for a in kg.entities[s].aliases if a != case.subject and kg.by_name.get(a.lower()) == [s]]
-            for alias in aliases[:cap]:
+            for alias in kg.unique_aliases(s, case.subject)[:cap]:
                 prompt = fill(rel.template, alias)
                 probes.append(make_probe("subject_replace", prompt, new_names, foil=case.target_true,
                                          conditions=[Condition(prompt, true_names, (alias, r, case.target_true))],

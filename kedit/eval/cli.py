@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     r.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's)")
     r.add_argument("--no-generate", action="store_true", help="skip greedy-generation metrics (faster)")
+    c = r.add_argument_group("closure editing (each editor also runs as EDITOR+closure)")
+    c.add_argument("--closure", default="none", metavar="{none,kg}", help="kg: write each edit with the facts it entails "
+                   "in the knowledge graph (aliases, inverse, one-hop chains); none (default): the edit alone")
+    c.add_argument("--closure-depth", type=non_negative_int, default=1, help="hops of the one-hop chains (0: no closure facts)")
+    c.add_argument("--kg", metavar="DIR", help="knowledge-graph folder for --closure kg (default: the bundled data/kg)")
+    c.add_argument("--closure-batch", type=non_negative_int, default=0,
+                   help="at most N requests per edit call; larger closures are written in several calls (0: no limit)")
     _verbosity(r)
     p = sub.add_parser("report", help="reprint a run's summary, with other ranking weights if asked", formatter_class=fmt,
                        epilog="examples:\n  keval report runs/demo\n  keval report runs/demo --weights portability=2,locality=1",
@@ -193,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 mode=args.mode, out=args.out, limit=args.limit, weights=args.weights,
                 batch_size=args.batch_size, every=args.every, hparams=hparams,
                 device=args.device, generate=not args.no_generate, progress=not quiet,
+                closure=args.closure, closure_depth=args.closure_depth, kg=args.kg, closure_batch=args.closure_batch,
             )
             rep = run(cfg)
             print((rep.out / "summary.md").read_text())

@@ -13,6 +13,10 @@ Every mode writes one ``CaseResult`` per (editor, case) through ``sink``. Errors
 
 Post-edit scores are compared with the cached unedited-model answers (``Baseline``); nothing about
 the unedited model is recomputed.
+
+With a closure (``Context.closure``, ``kedit.closure``) each case's edit is written together with
+the facts it entails, in the same edit call; a probe whose prompt a closure wrote is scored but
+flagged ``written`` and kept out of its split's figure (it would be a leak, not portability).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Callable, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from ..closure import ClosureFact, normalize_prompt, written_prompts
 from ..editors.base import EditRequest, EditResult, Editor, timed_edit
 from ..errors import KeditError, RunError
 from ..records import EditCase
@@ -45,14 +50,43 @@ class Context:
     baseline: Baseline
     generate: bool = True
     progress: bool = True
+    closure: Callable[[EditCase], Sequence[ClosureFact]] | None = None  # the facts an edit entails
+    closure_batch: int = 0  # most requests in one edit call when a closure makes them many (0: no limit)
 
 
 def request_of(case: EditCase) -> EditRequest:
     return EditRequest(case.prompt, case.subject, case.target_new, case.target_true, case.case_id)
 
 
-def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[str] | None = None) -> dict[str, list[ProbeResult]]:
-    """Post-edit probe results per case: executed probes scored, the others marked not executed."""
+@dataclass
+class Written:
+    """What the edit calls of some cases write: the requests (each edit, then its closure), the
+    prompts the closures write (normalised) and each case's closure size (None without closure)."""
+
+    requests: list[EditRequest]
+    prompts: set[str]
+    sizes: dict[str, int | None]
+
+
+def edit_requests(ctx: Context, cases: Sequence[EditCase]) -> Written:
+    """The requests that write ``cases``; a contradictory closure raises (an error of its case)."""
+    out = Written([], set(), {})
+    for c in cases:
+        out.requests.append(request_of(c))
+        if ctx.closure is None:
+            out.sizes[c.case_id] = None
+            continue
+        facts = ctx.closure(c)
+        out.requests += [f.request(c.case_id) for f in facts]
+        out.prompts |= written_prompts(facts)
+        out.sizes[c.case_id] = len(facts)
+    return out
+
+
+def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[str] | None = None,
+                written: set[str] = frozenset()) -> dict[str, list[ProbeResult]]:
+    """Post-edit probe results per case: executed probes scored, the others marked not executed;
+    a probe whose (normalised) prompt is in ``written`` is flagged as written by a closure."""
     todo, keys = [], []
     out: dict[str, list[ProbeResult]] = {c.case_id: [] for c in cases}
     for c in cases:
@@ -70,7 +104,8 @@ def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[
     answers = ask(ctx.model, ctx.tok, todo, prompts, generate=ctx.generate)
     for (cid, i), probe, post in zip(keys, todo, answers):
         metrics = probe_values(probe, post, ctx.baseline.answers[(cid, i)])
-        out[cid].append(ProbeResult(i, probe.split, probe.expect, True, metrics, post.generated, probe.prompt, probe.answers))
+        out[cid].append(ProbeResult(i, probe.split, probe.expect, True, metrics, post.generated, probe.prompt, probe.answers,
+                                    written=normalize_prompt(probe.prompt) in written))
     for cid in out:
         out[cid].sort(key=lambda r: r.index)
     return out
@@ -82,13 +117,18 @@ def checksum(model: torch.nn.Module) -> list[float]:
 
 
 def apply_edits(editor: Editor, ctx: Context, requests: Sequence[EditRequest], hp) -> list[EditResult]:
-    """One call for editors that batch; one call per request for the others (undone in reverse)."""
-    if editor.supports_batch or len(requests) == 1:
+    """One call for editors that batch (in calls of ``ctx.closure_batch`` requests at most, when set);
+    one call per request for the others (undone in reverse)."""
+    if editor.in_context or len(requests) == 1 or (editor.supports_batch and not 0 < ctx.closure_batch < len(requests)):
         return [timed_edit(editor, ctx.model, ctx.tok, list(requests), hp)]
+    step = ctx.closure_batch if editor.supports_batch else 1
+    if editor.supports_batch:
+        log.warning("%s: %d requests (edits and their closures) are more than --closure-batch %d: written in %d "
+                    "calls, one after another", editor.name, len(requests), step, -(-len(requests) // step))
     results: list[EditResult] = []
     try:
-        for r in requests:
-            results.append(timed_edit(editor, ctx.model, ctx.tok, [r], hp))
+        for i in range(0, len(requests), step):
+            results.append(timed_edit(editor, ctx.model, ctx.tok, list(requests[i:i + step]), hp))
     except BaseException:
         restore_all(results)
         raise
@@ -148,9 +188,10 @@ def run_single(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink
     for case in tqdm(cases, desc=f"{editor.name} single", unit="edit", disable=not ctx.progress):
         results: list[EditResult] = []
         try:
-            results = apply_edits(editor, ctx, [request_of(case)], hp)
-            probes = score_cases(ctx, [case], combined_wrap(results))[case.case_id]
-            rec = _result(editor.name, "single", case, results, 1, probes)
+            w = edit_requests(ctx, [case])
+            results = apply_edits(editor, ctx, w.requests, hp)
+            probes = score_cases(ctx, [case], combined_wrap(results), written=w.prompts)[case.case_id]
+            rec = _result(editor.name, "single", case, results, 1, probes, closure_size=w.sizes[case.case_id])
         except BaseException as e:
             restore_all(results)
             rec = _result(editor.name, "single", case, results, 1, error=guard.case_failed(e, [case.case_id]))
@@ -167,9 +208,11 @@ def run_batch(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink:
         results: list[EditResult] = []
         extra = {"batch": b, "batch_size": len(chunk)}
         try:
-            results = apply_edits(editor, ctx, [request_of(c) for c in chunk], hp)
-            per_case = score_cases(ctx, chunk, combined_wrap(results))
-            recs = [_result(editor.name, "batch", c, results, len(chunk), per_case[c.case_id], **extra) for c in chunk]
+            w = edit_requests(ctx, chunk)
+            results = apply_edits(editor, ctx, w.requests, hp)
+            per_case = score_cases(ctx, chunk, combined_wrap(results), written=w.prompts)
+            recs = [_result(editor.name, "batch", c, results, len(chunk), per_case[c.case_id],
+                            closure_size=w.sizes[c.case_id], **extra) for c in chunk]
         except BaseException as e:
             restore_all(results)
             err = guard.case_failed(e, [c.case_id for c in chunk])
@@ -213,38 +256,46 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
         decay_sink(point)
     results: list[EditResult] = []
     applied: list[EditCase] = []
+    requests: list[EditRequest] = []  # of the applied cases, closures included
+    written: set[str] = set()
+    sizes: dict[str, int | None] = {}
     times: dict[str, float] = {}
     failed: dict[str, str] = {}
     try:
         for n, case in enumerate(tqdm(cases, desc=f"{editor.name} sequential", unit="edit", disable=not ctx.progress), 1):
             before = None if editor.in_context else checksum(ctx.model)  # the state a failed edit must leave
             try:
+                w = edit_requests(ctx, [case])
                 if editor.in_context:
-                    new = [timed_edit(editor, ctx.model, ctx.tok, [request_of(c) for c in applied + [case]], hp)]
+                    new = [timed_edit(editor, ctx.model, ctx.tok, requests + w.requests, hp)]
                 else:
-                    new = apply_edits(editor, ctx, [request_of(case)], hp)
+                    new = apply_edits(editor, ctx, w.requests, hp)
             except BaseException as e:
                 failed[case.case_id] = guard.case_failed(e, [case.case_id], before)
                 new = None
             if new is not None:
                 results = new if editor.in_context else results + new
                 applied.append(case)
-                times[case.case_id] = new[-1].seconds
+                requests += w.requests
+                written |= w.prompts
+                sizes[case.case_id] = w.sizes[case.case_id]
+                times[case.case_id] = sum(r.seconds for r in new) if not editor.in_context else new[-1].seconds
             if applied and (n % every == 0 or n == len(cases)):
-                per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS)
+                per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS, written)
                 for split in sorted(DECAY_SPLITS):
                     metric = primary_metric(split)
                     vals = [p.metrics[metric].post for recs in per_case.values() for p in recs
-                            if p.split == split and p.executed and metric in p.metrics]
+                            if p.split == split and p.executed and not p.written and metric in p.metrics]
                     if vals:
                         decay_sink(DecayPoint(editor.name, len(applied), split, metric, sum(vals) / len(vals), len(vals)))
-        final = score_cases(ctx, applied, combined_wrap(results)) if applied else {}
+        final = score_cases(ctx, applied, combined_wrap(results), written=written) if applied else {}
         peak = max((r.peak_memory_bytes or 0) for r in results) if results else 0
         for case in cases:
             if case.case_id in failed:
                 sink(_result(editor.name, "sequential", case, [], 1, error=failed[case.case_id], n_edits=len(applied)))
             else:
-                rec = _result(editor.name, "sequential", case, [], 1, final[case.case_id], n_edits=len(applied))
+                rec = _result(editor.name, "sequential", case, [], 1, final[case.case_id], n_edits=len(applied),
+                              closure_size=sizes[case.case_id])
                 sink(replace(rec, edit_seconds=times[case.case_id], peak_memory_bytes=peak or None))
     finally:
         restore_all(results)

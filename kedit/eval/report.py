@@ -1,6 +1,7 @@
 """Summaries of a run folder: long-form CSV, a Markdown table, a weighted ranking.
 
-``summary.csv`` columns: editor, mode, split, metric, value, n_executed, n_not_executed. ``value``
+``summary.csv`` columns: editor, mode, split, metric, value, n_executed, n_not_executed, n_written
+(probes a closure wrote, kept out of ``value``). ``value``
 is the post-edit mean over executed probes; the unedited model's value is the same metric with
 ``.pre`` appended. Efficiency rows use split ``efficiency``.
 """
@@ -19,7 +20,7 @@ from ..records import SPLITS
 from .metrics import METRICS, primary_metric
 from .results import CaseResult
 
-COLUMNS = ["editor", "mode", "split", "metric", "value", "n_executed", "n_not_executed"]
+COLUMNS = ["editor", "mode", "split", "metric", "value", "n_executed", "n_not_executed", "n_written"]
 # ranking keys: every split, plus groups that average their splits
 RANK_GROUPS = {
     "portability": ("subject_replace", "reverse_relation", "one_hop"),
@@ -38,6 +39,7 @@ class SummaryRow:
     value: float
     n_executed: int
     n_not_executed: int = 0
+    n_written: int = 0  # probes a closure wrote: scored, kept out of ``value``
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Ranked:
 def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | None = None) -> list[SummaryRow]:
     vals: dict[tuple, list[float]] = defaultdict(list)
     not_exec: dict[tuple, int] = defaultdict(int)
+    written: dict[tuple, int] = defaultdict(int)
     eff: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     errors: dict[tuple, int] = defaultdict(int)
     for r in results:
@@ -62,27 +65,36 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
             eff[em]["seconds_per_edit"].append(r.edit_seconds)
         if r.peak_memory_bytes:
             eff[em]["peak_memory_mb"].append(r.peak_memory_bytes / 2**20)
+        if r.closure_size is not None:
+            eff[em]["closure_facts_per_edit"].append(r.closure_size)
         for p in r.probes:
             if not p.executed:
                 not_exec[em + (p.split,)] += 1
+                continue
+            if p.written:  # a leak, not a result: counted apart
+                written[em + (p.split,)] += 1
                 continue
             for m, v in p.metrics.items():
                 vals[em + (p.split, m)].append(v.post)
                 if v.pre is not None:
                     vals[em + (p.split, m + ".pre")].append(v.pre)
-    for (ed, mode, split), n in not_exec.items():  # a split none of whose probes ran still shows its count
+    for (ed, mode, split), n in (not_exec | written).items():  # a split none of whose probes counted still shows
         if not any(k[:3] == (ed, mode, split) for k in vals):
             vals[(ed, mode, split, primary_metric(split))] = []
     rows = []
     order = {s: i for i, s in enumerate(SPLITS)}
     for (ed, mode, split, metric), v in sorted(vals.items(), key=lambda kv: (kv[0][0], kv[0][1], order[kv[0][2]], kv[0][3])):
         rows.append(SummaryRow(ed, mode, split, metric, sum(v) / len(v) if v else float("nan"), len(v),
-                               not_exec[(ed, mode, split)]))
+                               not_exec[(ed, mode, split)], written[(ed, mode, split)]))
     for (ed, mode), d in sorted(eff.items()):
         if d["seconds_per_edit"]:
             rows.append(_eff(ed, mode, "seconds_per_edit", statistics.median(d["seconds_per_edit"]), len(d["seconds_per_edit"])))
         if d["peak_memory_mb"]:
             rows.append(_eff(ed, mode, "peak_memory_mb", max(d["peak_memory_mb"]), len(d["peak_memory_mb"])))
+        if d["closure_facts_per_edit"]:
+            sizes = d["closure_facts_per_edit"]
+            rows.append(_eff(ed, mode, "closure_facts_per_edit", sum(sizes) / len(sizes), len(sizes)))
+            rows.append(_eff(ed, mode, "n_closure_empty", sum(1 for x in sizes if x == 0), len(sizes)))
     for ed, secs in sorted((precompute or {}).items()):
         for mode in sorted({m for e, m in eff if e == ed}):
             rows.append(_eff(ed, mode, "precompute_seconds", secs, 1))
@@ -92,7 +104,7 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
 
 
 def _eff(ed, mode, metric, value, n) -> SummaryRow:
-    return SummaryRow(ed, mode, "efficiency", metric, value, n, 0)
+    return SummaryRow(ed, mode, "efficiency", metric, value, n)
 
 
 def write_csv(rows: list[SummaryRow], path: Path) -> None:
@@ -171,7 +183,8 @@ def headline(rows: list[SummaryRow]) -> list[str]:
                 if r is None:
                     cells.append("")
                 elif not r.n_executed:
-                    cells.append(f"not executed ({r.n_not_executed})")
+                    cells.append(f"not executed ({r.n_not_executed})" if r.n_not_executed or not r.n_written
+                                 else f"written by the closure ({r.n_written})")
                 else:
                     cells.append(f"{r.value:.3f}" + (f" ({pre.value:.3f})" if pre else "") + f", {r.n_executed}")
             failed = by.get((ed, "efficiency", "n_failed"))
@@ -209,29 +222,32 @@ def easyedit_view(rows: list[SummaryRow]) -> str:
 def markdown(rows: list[SummaryRow], ranked: list[Ranked], weights: Mapping[str, float]) -> str:
     lines = headline(rows)
     metrics = [m for m in METRICS.names() if any(r.metric == m for r in rows)]
+    any_written = any(r.n_written for r in rows)
     for mode in sorted({r.mode for r in rows}):
         lines.append(f"### mode: {mode}, every metric\n")
-        lines.append("| editor | split | " + " | ".join(f"{m} post (pre)" for m in metrics) + " | executed | not executed |")
-        lines.append("|---|---|" + "---|" * (len(metrics) + 2))
+        lines.append("| editor | split | " + " | ".join(f"{m} post (pre)" for m in metrics) + " | executed | not executed |"
+                     + (" written by the closure |" if any_written else ""))
+        lines.append("|---|---|" + "---|" * (len(metrics) + 2 + any_written))
         by = {(r.editor, r.split, r.metric): r for r in rows if r.mode == mode}
         for ed in sorted({r.editor for r in rows if r.mode == mode}):
             for split in SPLITS:
-                cells, n_exec, n_not = [], 0, 0
+                cells, n_exec, n_not, n_wr = [], 0, 0, 0
                 for m in metrics:
                     r = by.get((ed, split, m))
                     pre = by.get((ed, split, m + ".pre"))
                     if r:
-                        n_exec, n_not = max(n_exec, r.n_executed), r.n_not_executed
+                        n_exec, n_not, n_wr = max(n_exec, r.n_executed), r.n_not_executed, r.n_written
                     if r is not None and not r.n_executed:
                         cells.append("not executed")
                     else:
                         cells.append("" if r is None else f"{r.value:.3f}" + (f" ({pre.value:.3f})" if pre else ""))
                 if any(cells):
-                    lines.append(f"| {ed} | {split} | " + " | ".join(cells) + f" | {n_exec} | {n_not} |")
+                    lines.append(f"| {ed} | {split} | " + " | ".join(cells) + f" | {n_exec} | {n_not} |"
+                                 + (f" {n_wr} |" if any_written else ""))
             eff = [r for r in rows if r.mode == mode and r.editor == ed and r.split == "efficiency"]
             if eff:
                 lines.append(f"| {ed} | efficiency | " + "; ".join(f"{r.metric} {_unit(r.metric, r.value)}" for r in eff)
-                             + " |" + " |" * (len(metrics) + 1))
+                             + " |" + " |" * (len(metrics) + 1 + any_written))
         lines.append("")
     lines.append("### ranking\n")
     lines.append("weights: " + ", ".join(f"{k}={v:g}" for k, v in weights.items()) + "\n")

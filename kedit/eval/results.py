@@ -38,6 +38,7 @@ class ProbeResult:
     generated: str | None = None  # the post-edit greedy continuation
     prompt: str | None = None  # the probe's question, and its gold answer(s): why a probe failed can be read off
     answers: tuple[str, ...] = ()
+    written: bool = False  # its prompt was written by a closure: scored, but not counted in its split
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "split": self.split, "expect": self.expect, "executed": self.executed}
@@ -47,13 +48,16 @@ class ProbeResult:
             d["metrics"] = {m: {"pre": v.pre, "post": v.post} for m, v in self.metrics.items()}
         if self.generated is not None:
             d["generated"] = self.generated
+        if self.written:
+            d["written"] = True
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ProbeResult":
         return cls(index=int(d["index"]), split=d["split"], expect=d["expect"], executed=bool(d["executed"]),
                    metrics={m: MetricValue(v["post"], v.get("pre")) for m, v in (d.get("metrics") or {}).items()},
-                   generated=d.get("generated"), prompt=d.get("prompt"), answers=tuple(d.get("answers") or ()))
+                   generated=d.get("generated"), prompt=d.get("prompt"), answers=tuple(d.get("answers") or ()),
+                   written=bool(d.get("written", False)))
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class CaseResult:
     batch: int | None = None  # batch mode: index and size of the batch the case was edited in
     batch_size: int | None = None
     n_edits: int | None = None  # sequential mode: edits applied when the case was scored
+    closure_size: int | None = None  # facts written with the edit by a closure (None: no closure)
     edit_info: Mapping[str, Any] = field(default_factory=dict)  # the editor's own scalars (steps, losses)
 
     @property
@@ -85,7 +90,7 @@ class CaseResult:
         d: dict[str, Any] = {"schema": RESULT_SCHEMA, "editor": self.editor, "mode": self.mode, "case_id": self.case_id,
                              "edit_seconds": self.edit_seconds, "peak_memory_bytes": self.peak_memory_bytes,
                              "probes": [p.to_dict() for p in self.probes]}
-        for k in ("error", "batch", "batch_size", "n_edits"):
+        for k in ("error", "batch", "batch_size", "n_edits", "closure_size"):
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k)
         if self.edit_info:
@@ -98,6 +103,7 @@ class CaseResult:
                    probes=tuple(ProbeResult.from_dict(p) for p in d.get("probes") or ()),
                    edit_seconds=d.get("edit_seconds"), peak_memory_bytes=d.get("peak_memory_bytes"),
                    error=d.get("error"), batch=d.get("batch"), batch_size=d.get("batch_size"), n_edits=d.get("n_edits"),
+                   closure_size=d.get("closure_size"),
                    edit_info=d.get("edit_info") or {})
 
 

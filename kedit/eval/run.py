@@ -54,6 +54,10 @@ class RunConfig:
     generate: bool = True
     seed: int = 0
     progress: bool = True  # progress bars (keval -q turns them off)
+    closure: str = "none"  # "kg": each editor also runs as "<editor>+closure" (see ``evaluate``)
+    closure_depth: int = 1
+    kg: str | None = None
+    closure_batch: int = 0
 
 
 @dataclass
@@ -98,11 +102,19 @@ class Report:
         return pd.DataFrame(rows)
 
 
+CLOSURES = ("none", "kg")
+
+
 def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapping[str, Any]] | None,
-                   weights: str | None, batch_size: int = 10, every: int = 0) -> None:
+                   weights: str | None, batch_size: int = 10, every: int = 0, closure: str | None = None,
+                   closure_depth: int = 1, closure_batch: int = 0) -> None:
     """Everything that can be checked before a model is loaded or a file is written."""
     if mode not in MODES:
         raise UnknownNameError("mode", mode, MODES)
+    if (closure or "none") not in CLOSURES:
+        raise UnknownNameError("closure", closure, CLOSURES)
+    if closure_depth < 0 or closure_batch < 0:
+        raise KeditError(f"--closure-depth and --closure-batch must be 0 or more, got {closure_depth} and {closure_batch}")
     if not editors:
         raise KeditError("no editors given; name at least one, e.g. --editors rome")
     if batch_size < 1:
@@ -118,21 +130,28 @@ def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapp
 
 
 # fields that must match for a folder to be resumed
-_RESUME_KEYS = ("model", "bench_sha256", "mode", "limit", "batch_size", "every", "hparams", "generate")
+_RESUME_KEYS = ("model", "bench_sha256", "mode", "limit", "batch_size", "every", "hparams", "generate", "closure")
 
 
 def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Sequence[str], mode: str = "single", *,
              hparams: Mapping[str, Mapping[str, Any]] | None = None, batch_size: int = 10, every: int = 0,
              generate: bool = True, weights: str | None = None, out: str | Path | None = None,
-             fingerprint: str | None = None, progress: bool = True, config: Mapping[str, Any] | None = None) -> Report:
+             fingerprint: str | None = None, progress: bool = True, config: Mapping[str, Any] | None = None,
+             closure: str | None = None, closure_depth: int = 1, kg: str | Path | None = None,
+             closure_batch: int = 0) -> Report:
     """Run each editor on ``cases`` in ``mode`` and score every probe against the unedited model.
 
     ``hparams``: per-editor overrides ({"rome": {"layer": 5}}); ``out``: a run folder to write (and
     to resume from); ``fingerprint``: identifies the weights for the unedited-answers cache
     (default: the one ``load_model`` recorded, else a digest of the weights). A case that fails is
     recorded failed and the run goes on (``Report.failed``); a ``RunError`` stops the run.
+
+    ``closure="kg"``: each editor runs twice, as itself and as ``"<editor>+closure"``, which writes
+    every edit together with the facts it entails in the knowledge graph ``kg`` (default: the
+    bundled one) up to ``closure_depth`` hops (``kedit.closure``), at most ``closure_batch``
+    requests per edit call (0: all at once); probes a closure wrote are counted apart (``n_written``).
     """
-    check_settings(editors, mode, hparams, weights, batch_size, every)
+    check_settings(editors, mode, hparams, weights, batch_size, every, closure, closure_depth, closure_batch)
     if not cases:
         raise KeditError("no cases to run")
     if fingerprint is None:
@@ -143,6 +162,8 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
         "schema": RUN_SCHEMA, "kedit": __version__, "editors": list(editors), "mode": mode, "batch_size": batch_size,
         "every": every, "hparams": {k: dict(v) for k, v in (hparams or {}).items()}, "generate": generate,
         "weights": weights, "n_cases": len(cases), "bench_sha256": cases_digest(cases), **(config or {}),
+        "closure": None if (closure or "none") == "none" else {"kind": closure, "depth": closure_depth,
+                                                                "kg": str(kg) if kg else None, "batch": closure_batch},
         "model_fingerprint": fingerprint, "torch": torch.__version__, "python": platform.python_version(),
     }
     import transformers
@@ -155,15 +176,28 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     hps = {name: load_hparams(EDITORS.get(name).hparams_cls, name, model, (hparams or {}).get(name)) for name in editors}
     run_dir = Path(out) if out is not None else None
     lock = FolderLock(run_dir).acquire() if run_dir is not None else None
+    closure_fn = _closure_of(resolved["closure"])
     try:
-        return _evaluate(model, tok, list(cases), hps, resolved, run_dir, progress)
+        return _evaluate(model, tok, list(cases), hps, resolved, run_dir, progress, closure_fn)
     finally:
         if lock:
             lock.release()
 
 
+def _closure_of(conf: Mapping[str, Any] | None):
+    """The function giving a case's closure facts, from the run config's ``closure`` entry (None: no closure)."""
+    if not conf:
+        return None
+    from ..builder.kg import KnowledgeGraph
+    from ..closure import kg_closure
+    from ..settings import data_root
+
+    graph = KnowledgeGraph.load(Path(conf["kg"]) if conf.get("kg") else data_root() / "kg")
+    return lambda case: kg_closure(graph, case, conf["depth"])
+
+
 def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: dict[str, Any], out: Path | None,
-              progress: bool) -> Report:
+              progress: bool, closure=None) -> Report:
     mode, editors = resolved["mode"], resolved["editors"]
     results: list[CaseResult] = []
     decay: list[DecayPoint] = []
@@ -184,6 +218,10 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
     base = compute_baseline(model, tok, cases, resolved["model_fingerprint"], progress=progress)
     resolved["baseline"] = {"cache_hit": base.cache_hit, "seconds": base.seconds}
     ctx = Context(model, tok, base, resolved["generate"], progress)
+    runs = [(name, name, ctx) for name in editors]  # (editor, the label its results carry, context)
+    if closure is not None:
+        with_closure = dataclasses.replace(ctx, closure=closure, closure_batch=resolved["closure"]["batch"])
+        runs = [r for name in editors for r in ((name, name, ctx), (name, f"{name}+closure", with_closure))]
     for k in ("editor_hparams", "precompute_seconds", "precompute"):
         resolved.setdefault(k, {})
 
@@ -193,12 +231,14 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
 
     write_config()
     with _Sinks(out, results, decay) as sinks:
-        for name in editors:
-            todo = [c for c in cases if (name, mode, c.case_id) not in done]
+        for name, label, run_ctx in runs:
+            todo = [c for c in cases if (label, mode, c.case_id) not in done]
             if not todo:
-                log.warning("%s: all %d cases already done in %s", name, len(cases), out)
+                log.warning("%s: all %d cases already done in %s", label, len(cases), out)
                 continue
             editor, hp = EDITORS.get(name)(), hps[name]
+            if label != name:  # results, decay points and progress carry the label
+                editor.name = label
             resolved["editor_hparams"][name] = dataclasses.asdict(hp)
             t0 = time.perf_counter()
             prep = editor.prepare(model, tok, hp) or {}
@@ -206,13 +246,13 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
             resolved["precompute"][name] = {k: v for k, v in prep.items() if isinstance(v, (int, float, str, bool))}
             write_config()
             if mode == "single":
-                run_single(editor, hp, ctx, todo, sinks.case)
+                run_single(editor, hp, run_ctx, todo, sinks.case)
             elif mode == "batch":
-                run_batch(editor, hp, ctx, todo, sinks.case, resolved["batch_size"])
+                run_batch(editor, hp, run_ctx, todo, sinks.case, resolved["batch_size"])
             else:  # a sequence cannot resume half-way: it is run whole, its earlier decay points dropped
                 every = resolved["every"] or max(1, len(cases) // 10)
-                sinks.restart_decay(name)
-                run_sequential(editor, hp, ctx, cases, sinks.case, every, sinks.decay)
+                sinks.restart_decay(label)
+                run_sequential(editor, hp, run_ctx, cases, sinks.case, every, sinks.decay)
     if out is not None:
         write_outputs(out, resolved.get("weights"))
         return load_report(out, resolved.get("weights"))
@@ -326,7 +366,12 @@ def write_ranking(rep: Report) -> Path:
 def run(cfg: RunConfig) -> Report:
     """``keval run``: everything is checked before the model loads, and the run folder is created
     only once the settings and the benchmark are valid."""
-    check_settings(cfg.editors, cfg.mode, cfg.hparams, cfg.weights, cfg.batch_size, cfg.every)
+    check_settings(cfg.editors, cfg.mode, cfg.hparams, cfg.weights, cfg.batch_size, cfg.every, cfg.closure,
+                   cfg.closure_depth, cfg.closure_batch)
+    if cfg.kg is not None and not Path(cfg.kg).is_dir():
+        raise KeditError(f"--kg {cfg.kg}: no such folder (a KG folder holds relations.jsonl, entities.jsonl, triples.jsonl)")
+    if cfg.closure == "kg":  # a broken KG fails before the model loads
+        _closure_of({"kg": cfg.kg, "depth": cfg.closure_depth})
     if cfg.limit is not None and cfg.limit < 1:
         raise KeditError(f"--limit must be at least 1, got {cfg.limit}")
     from ..models.loading import check_device
@@ -346,4 +391,5 @@ def run(cfg: RunConfig) -> Report:
               "device": cfg.device, "seed": cfg.seed, "model_load_seconds": time.perf_counter() - t0}
     return evaluate(lm.model, lm.tokenizer, cases, cfg.editors, cfg.mode, hparams=cfg.hparams, batch_size=cfg.batch_size,
                     every=cfg.every, generate=cfg.generate, weights=cfg.weights, out=cfg.out, fingerprint=lm.fingerprint,
-                    progress=cfg.progress, config=config)
+                    progress=cfg.progress, config=config, closure=cfg.closure, closure_depth=cfg.closure_depth, kg=cfg.kg,
+                    closure_batch=cfg.closure_batch)
