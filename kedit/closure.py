@@ -12,12 +12,16 @@ at depth d ≥ 1 is:
   country of citizenship of X is" → the currency of o*'s country (each relation on the way but the
   last needs a ``phrase``; a hop straight back along an inverse is skipped).
 
-Depth 0 is the identity (no closure). The facts are written with the relations' templates; a probe
-whose prompt is one of them is reported as ``written`` by the evaluator, not as portability, so
-the portability figures count only phrasings the closure did not write.
+Depth 0 is the identity (no closure). Each fact is written in one phrasing: its relation's first
+paraphrase (``phrasing="paraphrase"``, the default; the template where a relation has none), so the
+probes the ``kg`` backend builds from the templates stay held out, or its template
+(``phrasing="template"``). A probe whose prompt is a written one is reported as ``written`` by the
+evaluator, not as portability: the portability figures count only phrasings the closure did not write.
 
-A closure may not contradict itself or the edit: the same prompt with two targets, or the same
-subject and functional relation with two objects, is a ``ClosureError`` naming both facts.
+A closure may not contradict itself or the edit: the same prompt with two targets where a
+functional relation is concerned, or the same subject and functional relation path with two
+objects, is a ``ClosureError`` naming both facts. Along a path with a non-functional relation
+("One of the cities of the country of X is") one of the true answers is written.
 """
 
 from __future__ import annotations
@@ -50,11 +54,20 @@ class ClosureFact:
         return EditRequest(self.prompt, self.subject, self.target, None, f"{case_id}#closure-{self.kind}")
 
 
-def kg_closure(kg: KnowledgeGraph, case: EditCase, depth: int = 1) -> list[ClosureFact]:
+PHRASINGS = ("paraphrase", "template")
+
+
+def kg_closure(kg: KnowledgeGraph, case: EditCase, depth: int = 1, phrasing: str = "paraphrase") -> list[ClosureFact]:
     """The closure of ``case``'s edit in ``kg`` (see the module docs); empty when the KG does not
     know the edit's relation or new object."""
     if depth < 0:
         raise KeditError(f"the closure depth must be 0 or more, got {depth}")
+    if phrasing not in PHRASINGS:
+        raise KeditError(f"the closure phrasing must be one of {', '.join(PHRASINGS)}, not {phrasing!r}")
+
+    def cloze(rel) -> str:
+        return rel.paraphrases[0] if phrasing == "paraphrase" and rel.paraphrases else rel.template
+
     if depth == 0:
         return []
     s, r, _o, o_new = kg.resolve_edit(case)
@@ -65,14 +78,15 @@ def kg_closure(kg: KnowledgeGraph, case: EditCase, depth: int = 1) -> list[Closu
     facts: list[ClosureFact] = []
     if s:
         for alias in kg.unique_aliases(s, case.subject):
-            p = fill(rel.template, alias)
+            p = fill(cloze(rel), alias)
             facts.append(ClosureFact("alias", p, as_written(p, alias), case.target_new, (r,), rel.functional))
     inv = kg.relations.get(rel.inverse) if rel.inverse else None
     if inv and inv.functional and o_new:
-        p = fill(inv.template, name(o_new))
+        p = fill(cloze(inv), name(o_new))
         facts.append(ClosureFact("inverse", p, as_written(p, name(o_new)), case.subject, (inv.id,), True))
     if o_new and rel.phrase:
         frontier = [(o_new, rel.phrase.format(case.subject), (r,), s)]  # (entity reached, its phrase, path, previous)
+        seen: set[str] = set()
         for _ in range(depth):
             nxt = []
             for ent, phrase, path, prev in frontier:
@@ -83,7 +97,11 @@ def kg_closure(kg: KnowledgeGraph, case: EditCase, depth: int = 1) -> list[Closu
                     rel2 = kg.relations[r2]
                     hops = path + (r2,)
                     functional = all(kg.relations[x].functional for x in hops)
-                    facts.append(ClosureFact("one_hop", fill(rel2.template, phrase), case.subject, name(a), hops, functional))
+                    prompt = fill(cloze(rel2), phrase)
+                    if not functional and prompt in seen:  # "One of the cities of ... is": one true answer is written
+                        continue
+                    seen.add(prompt)
+                    facts.append(ClosureFact("one_hop", prompt, case.subject, name(a), hops, functional))
                     if rel2.phrase:
                         nxt.append((a, rel2.phrase.format(phrase), hops, ent))
             frontier = nxt
@@ -101,13 +119,13 @@ def check_consistent(case: EditCase, facts: Sequence[ClosureFact]) -> None:
     """No prompt with two targets, no (subject, functional path) with two objects, the edit included."""
     by_prompt: dict[str, str] = {case.prompt.strip(): f"the edit {case.prompt!r} → {case.target_new!r}"}
     by_key: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {}
-    targets = {case.prompt.strip(): case.target_new}
+    targets = {case.prompt.strip(): (case.target_new, True)}
     for f in facts:
         desc = f"{f.kind} fact {f.prompt!r} → {f.target!r}"
         p = f.prompt.strip()
-        if p in targets and targets[p] != f.target:
+        if p in targets and targets[p][0] != f.target and (f.functional or targets[p][1]):
             raise ClosureError(f"case {case.case_id}: the closure contradicts itself: {by_prompt[p]} and {desc}")
-        targets.setdefault(p, f.target)
+        targets.setdefault(p, (f.target, f.functional))
         by_prompt.setdefault(p, desc)
         if f.functional:
             key = (f.subject, f.path)

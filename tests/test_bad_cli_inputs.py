@@ -58,6 +58,7 @@ CASES = [
     ("keval", KEVAL + " --weights portability=x", "is not a number"),
     ("keval", KEVAL + " --closure kgg", "did you mean 'kg'"),
     ("keval", KEVAL + " --closure-depth -1", "--closure-depth: must be at least 0"),
+    ("keval", KEVAL + " --closure kg --closure-phrasing paraphrse", "did you mean 'paraphrase'"),
     ("keval", KEVAL + " --closure kg --kg {folder}", "relations.jsonl"),
     ("keval", KEVAL + " --closure kg --kg {new}", "no such folder"),
     ("keval", "run --model {model} --bench {folder} --editors ft-l --out {new}", "not a dataset written by kbuild export"),

@@ -40,9 +40,10 @@ def test_a_lives_in_edit_entails_its_alias_and_the_country_of_the_new_town(tiny_
     kg = build_kg()
     case = _case(tiny_kg, "lives_in")
     new = case.target_new
-    want = {("one_hop", f"The home town of {case.subject} is a city in", kg.object(new, "located_in"))}
+    # each fact in its relation's first paraphrase (the tiny KG folder's templates[1])
+    want = {("one_hop", f"The home town of {case.subject} is located in", kg.object(new, "located_in"))}
     if case.subject in kg.aliases:
-        want.add(("alias", fill(RELATIONS["lives_in"].templates[0], kg.aliases[case.subject]), new))
+        want.add(("alias", fill(RELATIONS["lives_in"].templates[1], kg.aliases[case.subject]), new))
     assert _facts(graph, case) == want
 
 
@@ -51,10 +52,12 @@ def test_a_capital_edit_entails_the_inverse_the_alias_and_the_new_capitals_count
     case = _case(tiny_kg, "capital")
     country, new = case.subject, case.target_new
     assert _facts(graph, case) == {
-        ("alias", fill(RELATIONS["capital"].templates[0], kg.aliases[country]), new),
-        ("inverse", fill(RELATIONS["capital_of"].templates[0], new), country),
-        ("one_hop", f"The capital of {country} is a city in", kg.object(new, "located_in")),
+        ("alias", fill(RELATIONS["capital"].templates[1], kg.aliases[country]), new),
+        ("inverse", fill(RELATIONS["capital_of"].templates[1], new), country),
+        ("one_hop", f"The capital of {country} is located in", kg.object(new, "located_in")),
     }
+    assert ("one_hop", f"The capital of {country} is a city in", kg.object(new, "located_in")) in \
+        {(f.kind, f.prompt, f.target) for f in kg_closure(graph, case, phrasing="template")}
 
 
 def test_depth_zero_is_the_identity_and_depth_two_adds_two_hop_chains(tiny_kg, graph):
@@ -64,12 +67,13 @@ def test_depth_zero_is_the_identity_and_depth_two_adds_two_hop_chains(tiny_kg, g
     assert {f.prompt for f in one} < {f.prompt for f in two}
     assert max(len(f.path) for f in one) == 2 and max(len(f.path) for f in two) == 3
     capital = build_kg().object(case.target_new, "capital")  # the new country's capital, and where it lies
-    assert (f"The capital of the country of {case.subject} is a city in", build_kg().object(capital, "located_in")) in \
+    assert (f"The capital of the country of {case.subject} is located in", build_kg().object(capital, "located_in")) in \
         {(f.prompt, f.target) for f in two}
 
 
 def test_contradictory_closure_facts_are_an_error_naming_both(tmp_path):
-    """A functional relation with two objects in the KG gives one composed prompt two targets."""
+    """A functional relation with two objects in the KG gives one composed prompt two targets; along a
+    non-functional relation one true answer is written instead."""
     kg = tmp_path / "kg"
     kg.mkdir()
     rel = [{"id": "country", "template": "{} is in", "phrase": "the country of {}", "functional": True},
@@ -83,6 +87,10 @@ def test_contradictory_closure_facts_are_an_error_naming_both(tmp_path):
     case = kedit.EditCase("c1", "Town", kedit.records.Relation("country", "{} is in"), "Other", "Land", "Town is in")
     with pytest.raises(ClosureError, match="Cap1.*Cap2|Cap2.*Cap1"):
         kg_closure(KnowledgeGraph.load(kg), case)
+    rel[1]["functional"] = False  # "a capital of": several answers, each true
+    (kg / "relations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rel))
+    (fact,) = kg_closure(KnowledgeGraph.load(kg), case)
+    assert (fact.prompt, fact.target) == ("The capital of the country of Town is", "Cap1")
 
 
 def test_an_edit_the_kg_does_not_know_has_an_empty_closure(tiny_kg, graph):
@@ -128,7 +136,7 @@ def test_probes_the_closure_wrote_are_reported_apart(closure_run, tiny_kg, graph
 
 def test_closure_raises_one_hop_accuracy_on_held_out_phrasings(closure_run):
     """The tiny cases' one-hop probes are the KG's two-hop relations ("The country where X lives is"),
-    phrasings the closure never writes ("The home town of X is a city in")."""
+    phrasings the closure never writes ("The home town of X is located in")."""
     rows = {(r.editor, r.split): r for r in closure_run.rows if r.metric == "token_acc"}
     plain, closed = rows[("memit", "one_hop")], rows[("memit+closure", "one_hop")]
     assert closed.n_executed > 0

@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--closure", default="none", metavar="{none,kg}", help="kg: write each edit with the facts it entails "
                    "in the knowledge graph (aliases, inverse, one-hop chains); none (default): the edit alone")
     c.add_argument("--closure-depth", type=non_negative_int, default=1, help="hops of the one-hop chains (0: no closure facts)")
+    c.add_argument("--closure-phrasing", default="paraphrase", metavar="{paraphrase,template}",
+                   help="write each closure fact in its relation's first paraphrase (default: the kg backend's "
+                   "template-based probes stay held out) or its template")
     c.add_argument("--kg", metavar="DIR", help="knowledge-graph folder for --closure kg (default: the bundled data/kg)")
     c.add_argument("--closure-batch", type=non_negative_int, default=0,
                    help="at most N requests per edit call; larger closures are written in several calls (0: no limit)")
@@ -201,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                 batch_size=args.batch_size, every=args.every, hparams=hparams,
                 device=args.device, generate=not args.no_generate, progress=not quiet,
                 closure=args.closure, closure_depth=args.closure_depth, kg=args.kg, closure_batch=args.closure_batch,
+                closure_phrasing=args.closure_phrasing,
             )
             rep = run(cfg)
             print((rep.out / "summary.md").read_text())

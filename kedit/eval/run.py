@@ -58,6 +58,7 @@ class RunConfig:
     closure_depth: int = 1
     kg: str | None = None
     closure_batch: int = 0
+    closure_phrasing: str = "paraphrase"
 
 
 @dataclass
@@ -107,12 +108,14 @@ CLOSURES = ("none", "kg")
 
 def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapping[str, Any]] | None,
                    weights: str | None, batch_size: int = 10, every: int = 0, closure: str | None = None,
-                   closure_depth: int = 1, closure_batch: int = 0) -> None:
+                   closure_depth: int = 1, closure_batch: int = 0, closure_phrasing: str = "paraphrase") -> None:
     """Everything that can be checked before a model is loaded or a file is written."""
     if mode not in MODES:
         raise UnknownNameError("mode", mode, MODES)
     if (closure or "none") not in CLOSURES:
         raise UnknownNameError("closure", closure, CLOSURES)
+    if closure_phrasing not in ("paraphrase", "template"):
+        raise UnknownNameError("closure phrasing", closure_phrasing, ("paraphrase", "template"))
     if closure_depth < 0 or closure_batch < 0:
         raise KeditError(f"--closure-depth and --closure-batch must be 0 or more, got {closure_depth} and {closure_batch}")
     if not editors:
@@ -138,7 +141,7 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
              generate: bool = True, weights: str | None = None, out: str | Path | None = None,
              fingerprint: str | None = None, progress: bool = True, config: Mapping[str, Any] | None = None,
              closure: str | None = None, closure_depth: int = 1, kg: str | Path | None = None,
-             closure_batch: int = 0) -> Report:
+             closure_batch: int = 0, closure_phrasing: str = "paraphrase") -> Report:
     """Run each editor on ``cases`` in ``mode`` and score every probe against the unedited model.
 
     ``hparams``: per-editor overrides ({"rome": {"layer": 5}}); ``out``: a run folder to write (and
@@ -148,10 +151,12 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
 
     ``closure="kg"``: each editor runs twice, as itself and as ``"<editor>+closure"``, which writes
     every edit together with the facts it entails in the knowledge graph ``kg`` (default: the
-    bundled one) up to ``closure_depth`` hops (``kedit.closure``), at most ``closure_batch``
-    requests per edit call (0: all at once); probes a closure wrote are counted apart (``n_written``).
+    bundled one) up to ``closure_depth`` hops, each in its relation's first paraphrase or its template
+    (``closure_phrasing``; ``kedit.closure``), at most ``closure_batch`` requests per edit call (0: all
+    at once); probes a closure wrote are counted apart (``n_written``).
     """
-    check_settings(editors, mode, hparams, weights, batch_size, every, closure, closure_depth, closure_batch)
+    check_settings(editors, mode, hparams, weights, batch_size, every, closure, closure_depth, closure_batch,
+                   closure_phrasing)
     if not cases:
         raise KeditError("no cases to run")
     if fingerprint is None:
@@ -163,7 +168,8 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
         "every": every, "hparams": {k: dict(v) for k, v in (hparams or {}).items()}, "generate": generate,
         "weights": weights, "n_cases": len(cases), "bench_sha256": cases_digest(cases), **(config or {}),
         "closure": None if (closure or "none") == "none" else {"kind": closure, "depth": closure_depth,
-                                                                "kg": str(kg) if kg else None, "batch": closure_batch},
+                                                                "kg": str(kg) if kg else None, "batch": closure_batch,
+                                                                "phrasing": closure_phrasing},
         "model_fingerprint": fingerprint, "torch": torch.__version__, "python": platform.python_version(),
     }
     import transformers
@@ -193,7 +199,7 @@ def _closure_of(conf: Mapping[str, Any] | None):
     from ..settings import data_root
 
     graph = KnowledgeGraph.load(Path(conf["kg"]) if conf.get("kg") else data_root() / "kg")
-    return lambda case: kg_closure(graph, case, conf["depth"])
+    return lambda case: kg_closure(graph, case, conf["depth"], conf.get("phrasing", "paraphrase"))
 
 
 def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: dict[str, Any], out: Path | None,
@@ -367,11 +373,11 @@ def run(cfg: RunConfig) -> Report:
     """``keval run``: everything is checked before the model loads, and the run folder is created
     only once the settings and the benchmark are valid."""
     check_settings(cfg.editors, cfg.mode, cfg.hparams, cfg.weights, cfg.batch_size, cfg.every, cfg.closure,
-                   cfg.closure_depth, cfg.closure_batch)
+                   cfg.closure_depth, cfg.closure_batch, cfg.closure_phrasing)
     if cfg.kg is not None and not Path(cfg.kg).is_dir():
         raise KeditError(f"--kg {cfg.kg}: no such folder (a KG folder holds relations.jsonl, entities.jsonl, triples.jsonl)")
     if cfg.closure == "kg":  # a broken KG fails before the model loads
-        _closure_of({"kg": cfg.kg, "depth": cfg.closure_depth})
+        _closure_of({"kg": cfg.kg, "depth": cfg.closure_depth, "phrasing": cfg.closure_phrasing})
     if cfg.limit is not None and cfg.limit < 1:
         raise KeditError(f"--limit must be at least 1, got {cfg.limit}")
     from ..models.loading import check_device
@@ -392,4 +398,4 @@ def run(cfg: RunConfig) -> Report:
     return evaluate(lm.model, lm.tokenizer, cases, cfg.editors, cfg.mode, hparams=cfg.hparams, batch_size=cfg.batch_size,
                     every=cfg.every, generate=cfg.generate, weights=cfg.weights, out=cfg.out, fingerprint=lm.fingerprint,
                     progress=cfg.progress, config=config, closure=cfg.closure, closure_depth=cfg.closure_depth, kg=cfg.kg,
-                    closure_batch=cfg.closure_batch)
+                    closure_batch=cfg.closure_batch, closure_phrasing=cfg.closure_phrasing)
