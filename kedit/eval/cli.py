@@ -62,11 +62,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="at most N requests per edit call; larger closures are written in several calls (0: no limit)")
     _verbosity(r)
     p = sub.add_parser("report", help="reprint a run's summary, with other ranking weights if asked", formatter_class=fmt,
-                       epilog="examples:\n  keval report runs/demo\n  keval report runs/demo --weights portability=2,locality=1",
+                       epilog="examples:\n  keval report runs/demo\n  keval report runs/demo --weights portability=2,locality=1"
+                       "\n  keval report runs/memit runs/alphaedit --out runs/merged",
                        description="Print the summary of a run folder (finished or interrupted). With --weights the "
                        "ranking is recomputed and written to ranking-<weights>.json beside the run's own files, which "
-                       "stay as the run wrote them.")
-    p.add_argument("dir", help="a keval run folder")
+                       "stay as the run wrote them. Several folders (other editors or modes of one model on one "
+                       "benchmark, run as separate jobs) are merged into one summary; --out writes it with its plots.")
+    p.add_argument("dir", nargs="+", help="a keval run folder, or several to merge")
+    p.add_argument("--out", help="with several folders: write the merged summary, decay curves and plots here")
     p.add_argument("--weights", help="ranking weights, e.g. portability=2,locality=1 (keys left out keep weight 1)")
     p.add_argument("--names", choices=("kedit", "easyedit"), default="kedit",
                    help="easyedit: the figures under EasyEdit's names (rewrite_acc, rephrase_acc, locality, portability)")
@@ -212,15 +215,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{len(rep.failed)} case result(s) failed (errors in {rep.out / 'cases.jsonl'})")
             print(f"run folder: {rep.out}")
         else:
-            rep = load_report(Path(args.dir), args.weights)
+            if len(args.dir) > 1 or args.out:
+                from .run import merge_reports, write_merged
+
+                rep = write_merged(args.dir, args.out, args.weights) if args.out else merge_reports(args.dir, args.weights)
+            else:
+                rep = load_report(Path(args.dir[0]), args.weights)
             if args.names == "easyedit":
                 from .report import easyedit_view
 
                 print(easyedit_view(rep.rows))
                 return 0
             print(rep.markdown())
-            if args.weights:
+            if args.weights and rep.out is not None:
                 print(f"ranking with these weights: {write_ranking(rep)}")
+            if args.out:
+                print(f"merged report: {args.out}")
         return 0
     except KeditError as e:
         print(f"keval: error: {redact(str(e))}", file=sys.stderr)

@@ -336,6 +336,69 @@ def load_report(out: str | Path, weights: str | None = None) -> Report:
     return _report(results, conf, weights if weights is not None else conf.get("weights"), out)
 
 
+def merge_reports(dirs: Sequence[str | Path], weights: str | None = None) -> Report:
+    """One report of several run folders of the same model and benchmark (editors or modes run as
+    separate jobs); a result present in two folders, or folders of other models or benchmarks, is an
+    error naming them. The merged config is the first folder's, with every folder's editors."""
+    reps = [load_report(d, weights) for d in dirs]
+    first = reps[0]
+    for k in ("model_fingerprint", "bench_sha256"):
+        for r in reps[1:]:
+            if r.config.get(k) != first.config.get(k):
+                raise KeditError(f"{r.out} and {first.out} are runs of different {k.split('_')[0]}s ({k} differs); "
+                                 "only runs of one model on one benchmark can be merged")
+    seen: dict[tuple, Path | None] = {}
+    results: list[CaseResult] = []
+    for r in reps:
+        for res in r.results:
+            if res.key in seen:
+                raise KeditError(f"{'/'.join(res.key)} is in both {seen[res.key]} and {r.out}: merge folders that hold "
+                                 "other editors or modes")
+            seen[res.key] = r.out
+            results.append(res)
+    conf = dict(first.config)
+    conf["editors"] = list(dict.fromkeys(e for r in reps for e in r.config.get("editors", [])))
+    conf["precompute_seconds"] = {k: v for r in reps for k, v in (r.config.get("precompute_seconds") or {}).items()}
+    conf["merged_from"] = [str(r.out) for r in reps]
+    return _report(results, conf, weights if weights is not None else conf.get("weights"), None)
+
+
+def write_merged(dirs: Sequence[str | Path], out: str | Path, weights: str | None = None) -> Report:
+    """``merge_reports`` written to ``out`` (a new or empty folder, or one this function wrote):
+    summary.csv / .md, ranking.json, the decay curves of every folder and the plots."""
+    rep = merge_reports(dirs, weights)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / "merged.json").is_file():
+        raise KeditError(f"{out} exists and holds other files; write the merged report to a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "merged.json", rep.config, default=str)
+    report.write_csv(rep.rows, out / "summary.csv")
+    atomic_write_json(out / "ranking.json", {"weights": rep.weights, "ranking": [dataclasses.asdict(r) for r in rep.ranking]})
+    conf = rep.config
+    title = f"{conf.get('model', '')} on {Path(conf['bench']).name}" if "bench" in conf else ""
+    atomic_write(out / "summary.md", f"# keval runs merged: {title} ({', '.join(conf['merged_from'])})\n\n" + rep.markdown())
+    decay_rows = []
+    for d in dirs:
+        path = Path(d) / "decay.csv"
+        if path.is_file():
+            with path.open() as fh:
+                decay_rows += list(csv.DictReader(fh))
+    with atomic_open(out / "decay.csv", newline="") as fh:
+        w = csv.DictWriter(fh, DECAY_COLUMNS)
+        w.writeheader()
+        w.writerows(decay_rows)
+    from ..optional import MissingExtra
+
+    try:
+        from . import plots
+    except MissingExtra as e:
+        log.warning("%s; the PNG plots are skipped", e)
+        return rep
+    plots.bars(rep.rows, out, title)
+    plots.decay(out / "decay.csv", out, title)
+    return rep
+
+
 def write_outputs(out: Path, weights: str | None = None) -> str:
     """Write ``summary.csv``, ``ranking.json``, ``summary.md`` and the plots of a run folder; returns the Markdown."""
     rep = load_report(out, weights)
