@@ -1,7 +1,7 @@
 """kedit: build portability benchmarks for knowledge editing and evaluate editors against them.
 
 The public Python API (see ``kedit.api`` and the README): ``load_model``, ``read_cases``, ``edit``,
-``evaluate``, ``load_report``, ``generate``, ``filter_cases``, ``export_dataset``; and the
+``evaluate``, ``load_report``, ``merge_reports``, ``generate``, ``filter_cases``, ``export_dataset``; and the
 registries, each complete when first used: ``kedit.EDITORS``, ``kedit.FORMATS``,
 ``kedit.BACKENDS``, ``kedit.METRICS`` (plugins from the ``kedit.editors``, ``kedit.formats``,
 ``kedit.backends`` and ``kedit.metrics`` entry-point groups included).
@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _API = {
-    **dict.fromkeys(["load_model", "read_cases", "write_jsonl", "edit", "evaluate", "load_report", "generate",
+    **dict.fromkeys(["load_model", "read_cases", "write_jsonl", "edit", "evaluate", "load_report", "merge_reports", "generate",
                      "filter_cases", "export_dataset", "Report", "EditResult", "GenerateResult", "FilterResult",
                      "LoadedModel"], "kedit.api"),
     "EDITORS": "kedit.editors",

@@ -23,11 +23,12 @@ from .builder.generate import GenerateResult, generate
 from .editors import EDITORS, EditRequest, EditResult, Editor, load_hparams, timed_edit
 from .errors import KeditError
 from .eval.modes import request_of
-from .eval.run import Report, evaluate, load_report
+from .eval.run import Report, evaluate, load_report, merge_reports
 from .models import LoadedModel, load_model
 from .records import EditCase, read_cases, write_jsonl
 
-__all__ = ["load_model", "read_cases", "write_jsonl", "edit", "evaluate", "load_report", "generate", "filter_cases",
+__all__ = ["load_model", "read_cases", "write_jsonl", "edit", "evaluate", "load_report", "merge_reports", "generate",
+           "filter_cases",
            "export_dataset", "Report", "EditResult", "GenerateResult", "FilterResult", "LoadedModel"]
 
 # one instance per editor name: editors keep their pre-computation (statistics, demonstration index)

@@ -7,7 +7,7 @@ import pytest
 import kedit
 from kedit.errors import KeditError
 from kedit.eval.cli import main
-from kedit.eval.run import merge_reports
+from kedit import merge_reports
 from tests.fixtures.hparams import TINY_OVERRIDES
 
 
