@@ -117,16 +117,14 @@ def as_written(prompt: str, name: str) -> str:
 
 def check_consistent(case: EditCase, facts: Sequence[ClosureFact]) -> None:
     """No prompt with two targets, no (subject, functional path) with two objects, the edit included."""
-    by_prompt: dict[str, str] = {case.prompt.strip(): f"the edit {case.prompt!r} → {case.target_new!r}"}
+    # prompt -> (target, functional, description) of the first fact that writes it, the edit first
+    by_prompt = {case.prompt.strip(): (case.target_new, True, f"the edit {case.prompt!r} → {case.target_new!r}")}
     by_key: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {}
-    targets = {case.prompt.strip(): (case.target_new, True)}
     for f in facts:
         desc = f"{f.kind} fact {f.prompt!r} → {f.target!r}"
-        p = f.prompt.strip()
-        if p in targets and targets[p][0] != f.target and (f.functional or targets[p][1]):
-            raise ClosureError(f"case {case.case_id}: the closure contradicts itself: {by_prompt[p]} and {desc}")
-        targets.setdefault(p, (f.target, f.functional))
-        by_prompt.setdefault(p, desc)
+        target, functional, first = by_prompt.setdefault(f.prompt.strip(), (f.target, f.functional, desc))
+        if target != f.target and (f.functional or functional):
+            raise ClosureError(f"case {case.case_id}: the closure contradicts itself: {first} and {desc}")
         if f.functional:
             key = (f.subject, f.path)
             if key in by_key and by_key[key][0] != f.target:

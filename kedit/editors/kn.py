@@ -129,8 +129,8 @@ def attributions(model: nn.Module, prompt_ids: list[int], answer_ids: list[int],
                              disable=None) as bar:
         for j, gold in enumerate(answer_ids):
             ids = prompt_ids + answer_ids[:j]
-            acts = activations(model, ids, layers)
             prefix = prefix_cache(model, ids)
+            acts = activations(model, ids, layers, prefix)
             parts = []
             for group in groups:
                 parts.append(_integrated_gradients(model, ids, gold, {l: acts[l] for l in group}, steps, prefix))
@@ -141,13 +141,14 @@ def attributions(model: nn.Module, prompt_ids: list[int], answer_ids: list[int],
 
 
 @torch.no_grad()
-def activations(model: nn.Module, ids: list[int], layers: Sequence[int]) -> dict[int, torch.Tensor]:
-    """The MLP's intermediate activations (the output projection's input) at the last position. {l: (d_ff,)}"""
-    device = next(model.parameters()).device
+def activations(model: nn.Module, ids: list[int], layers: Sequence[int], prefix=None) -> dict[int, torch.Tensor]:
+    """The MLP's intermediate activations (the output projection's input) at the last position
+    (the last token alone over ``prefix``, the cache of the others, when given). {l: (d_ff,)}"""
+    x, kw = _last_position_inputs(model, ids, 1, prefix)
     with contextlib.ExitStack() as stack:
         traces = {l: stack.enter_context(Trace(model, path_of(model, "mlp_out", l), stop=(l == max(layers)),
                                                retain_output=False)) for l in layers}
-        body(model)(input_ids=torch.tensor([ids], device=device), use_cache=False)
+        body(model)(input_ids=x, **kw)
     return {l: t.input[0, -1].detach().float() for l, t in traces.items()}
 
 
@@ -163,6 +164,17 @@ def prefix_cache(model: nn.Module, ids: list[int]):
     return out.cache if _cache_kw(net) == "cache" else out.past_key_values
 
 
+def _last_position_inputs(model: nn.Module, ids: list[int], rows: int, prefix) -> tuple[torch.Tensor, dict[str, Any]]:
+    """``rows`` copies of the input that ends at the last position: the whole of ``ids``, or its last
+    token with a fresh copy of ``prefix`` repeated ``rows`` times; and the forward's cache arguments."""
+    device = next(model.parameters()).device
+    if prefix is None:
+        return torch.tensor([ids], device=device).expand(rows, -1), {"use_cache": False}
+    cache = copy.deepcopy(prefix)
+    cache.batch_repeat_interleave(rows)
+    return torch.tensor([ids[-1:]], device=device).expand(rows, -1), {"use_cache": True, _cache_kw(body(model)): cache}
+
+
 def _cache_kw(net: nn.Module) -> str:
     """The forward argument that takes a key/value cache (``cache`` from transformers 5.x, before it ``past_key_values``)."""
     return "cache" if "cache" in inspect.signature(net.forward).parameters else "past_key_values"
@@ -176,12 +188,7 @@ def _integrated_gradients(model: nn.Module, ids: list[int], gold: int, acts: dic
     alphas = torch.linspace(0, 1, steps, device=device)[:, None]  # (m, 1)
     layers = list(acts)
     scaled = {l: (alphas * acts[l][None]).requires_grad_(True) for l in layers}  # (m, d_ff) each
-    rows = len(layers) * steps
-    if prefix is None:
-        x, cache = torch.tensor([ids], device=device).expand(rows, -1), None  # (rows, T)
-    else:
-        x, cache = torch.tensor([ids[-1:]], device=device).expand(rows, -1), copy.deepcopy(prefix)  # (rows, 1)
-        cache.batch_repeat_interleave(rows)
+    x, kw = _last_position_inputs(model, ids, len(layers) * steps, prefix)  # (rows, T or 1)
 
     def patch(l: int, k: int):
         def hook(_m, inputs):
@@ -194,9 +201,7 @@ def _integrated_gradients(model: nn.Module, ids: list[int], gold: int, acts: dic
         for k, l in enumerate(layers):
             handle = module_at(model, "mlp_out", l).register_forward_pre_hook(patch(l, k))
             stack.callback(handle.remove)
-        net = body(model)
-        hidden = net(input_ids=x, use_cache=cache is not None, **{_cache_kw(net): cache}
-                     ).last_hidden_state[:, -1]  # (rows, d_model)
+        hidden = body(model)(input_ids=x, **kw).last_hidden_state[:, -1]  # (rows, d_model)
         prob = torch.softmax(model.get_output_embeddings()(hidden).float(), dim=-1)[:, gold]  # (rows,)
         grads = torch.autograd.grad(prob.sum(), [scaled[l] for l in layers])
     return torch.stack([acts[l] * g.sum(0) / steps for l, g in zip(layers, grads)])  # (len(layers), d_ff)

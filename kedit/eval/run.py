@@ -372,11 +372,6 @@ def write_merged(dirs: Sequence[str | Path], out: str | Path, weights: str | Non
         raise KeditError(f"{out} exists and holds other files; write the merged report to a new folder")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "merged.json", rep.config, default=str)
-    report.write_csv(rep.rows, out / "summary.csv")
-    atomic_write_json(out / "ranking.json", {"weights": rep.weights, "ranking": [dataclasses.asdict(r) for r in rep.ranking]})
-    conf = rep.config
-    title = f"{conf.get('model', '')} on {Path(conf['bench']).name}" if "bench" in conf else ""
-    atomic_write(out / "summary.md", f"# keval runs merged: {title} ({', '.join(conf['merged_from'])})\n\n" + rep.markdown())
     decay_rows = []
     for d in dirs:
         path = Path(d) / "decay.csv"
@@ -387,27 +382,19 @@ def write_merged(dirs: Sequence[str | Path], out: str | Path, weights: str | Non
         w = csv.DictWriter(fh, DECAY_COLUMNS)
         w.writeheader()
         w.writerows(decay_rows)
-    from ..optional import MissingExtra
-
-    try:
-        from . import plots
-    except MissingExtra as e:
-        log.warning("%s; the PNG plots are skipped", e)
-        return rep
-    plots.bars(rep.rows, out, title)
-    plots.decay(out / "decay.csv", out, title)
+    _write_report_files(rep, out, f"# keval runs merged: {_title(rep.config)} ({', '.join(rep.config['merged_from'])})\n\n")
     return rep
 
 
-def write_outputs(out: Path, weights: str | None = None) -> str:
-    """Write ``summary.csv``, ``ranking.json``, ``summary.md`` and the plots of a run folder; returns the Markdown."""
-    rep = load_report(out, weights)
-    conf = rep.config
+def _title(conf: Mapping[str, Any]) -> str:
+    return f"{conf.get('model', '')} on {Path(conf['bench']).name}" if "bench" in conf else ""
+
+
+def _write_report_files(rep: Report, out: Path, heading: str) -> str:
+    """summary.csv, ranking.json, summary.md (``heading`` first) and the plots of ``out``; returns the Markdown."""
     report.write_csv(rep.rows, out / "summary.csv")
     atomic_write_json(out / "ranking.json", {"weights": rep.weights, "ranking": [dataclasses.asdict(r) for r in rep.ranking]})
-    md = f"# keval run: {conf['model']} on {Path(conf['bench']).name} ({conf['n_cases']} cases)\n\n" if "bench" in conf else \
-        f"# keval run ({conf['n_cases']} cases)\n\n"
-    md += rep.markdown()
+    md = heading + rep.markdown()
     atomic_write(out / "summary.md", md)
     from ..optional import MissingExtra
 
@@ -416,10 +403,18 @@ def write_outputs(out: Path, weights: str | None = None) -> str:
     except MissingExtra as e:
         log.warning("%s; the PNG plots are skipped (the summary and ranking are written)", e)
         return md
-    title = f"{conf.get('model', '')} on {Path(conf['bench']).name}" if "bench" in conf else ""
-    plots.bars(rep.rows, out, title)
-    plots.decay(out / "decay.csv", out, title)
+    plots.bars(rep.rows, out, _title(rep.config))
+    plots.decay(out / "decay.csv", out, _title(rep.config))
     return md
+
+
+def write_outputs(out: Path, weights: str | None = None) -> str:
+    """Write ``summary.csv``, ``ranking.json``, ``summary.md`` and the plots of a run folder; returns the Markdown."""
+    rep = load_report(out, weights)
+    conf = rep.config
+    heading = f"# keval run: {_title(conf)} ({conf['n_cases']} cases)\n\n" if "bench" in conf else \
+        f"# keval run ({conf['n_cases']} cases)\n\n"
+    return _write_report_files(rep, out, heading)
 
 
 def write_ranking(rep: Report) -> Path:
