@@ -8,7 +8,9 @@ hyper-parameter dataclass and implements
 * ``edit(model, tok, requests, hp) -> EditResult`` -- applies all ``requests`` at once.
 
 ``EditResult.restore()`` puts back every tensor the edit touched, bitwise. Editors that work in the
-prompt (IKE) leave the weights alone and rewrite prompts through ``EditResult.wrap``.
+prompt (IKE) leave the weights alone and rewrite prompts through ``EditResult.wrap``; lifelong
+editors that add memory beside the weights (GRACE) leave them alone too, and ``restore()`` (through
+``EditResult.undo``) removes what they added, hooks included.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class Editor:
     hparams_cls: ClassVar[type]
     supports_batch: ClassVar[bool] = True  # False: a batch is applied one request after another
     in_context: ClassVar[bool] = False  # True: edits live in the prompt (EditResult.wrap), weights untouched
+    beside_weights: ClassVar[bool] = False  # True: edits live in hooks or memory added beside the weights (GRACE), weights untouched
 
     def prepare(self, model: nn.Module, tok, hp) -> dict[str, Any]:
         return {}

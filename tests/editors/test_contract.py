@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from kedit.editors import EDITORS, load_hparams, timed_edit
+from kedit.editors.lifelong.core import hook_count
 from kedit.eval.modes import request_of
 from tests.fixtures.hparams import TINY_OVERRIDES
 
@@ -16,6 +17,7 @@ def test_edit_then_restore_is_bitwise(name, tiny_kg, tmp_path, monkeypatch):
     hp = load_hparams(editor.hparams_cls, name, model, TINY_OVERRIDES.get(name))
     editor.prepare(model, tok, hp)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    modules, hooks = [n for n, _ in model.named_modules()], hook_count(model)
     requests = [request_of(c) for c in tiny_kg.cases[:2]]
     result = timed_edit(editor, model, tok, requests, hp)
     assert result.seconds > 0 and result.peak_memory_bytes and result.editor == name
@@ -25,8 +27,11 @@ def test_edit_then_restore_is_bitwise(name, tiny_kg, tmp_path, monkeypatch):
         assert not changed and result.wrap is not None
         wrapped = result.wrap_prompts([tiny_kg.cases[0].prompt])[0]
         assert wrapped.endswith(tiny_kg.cases[0].prompt)
+    elif editor.beside_weights:  # the edit lives in what the editor added: hooks that change the output
+        assert not changed and not result.changed and hook_count(model) > hooks
     else:
         assert changed and changed <= set(result.changed)  # it reports every tensor it touched
     result.restore()
     assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
+    assert [n for n, _ in model.named_modules()] == modules and hook_count(model) == hooks  # nothing added is left
     assert not any(p.requires_grad for p in model.parameters())
