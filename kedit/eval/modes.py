@@ -16,15 +16,18 @@ the unedited model is recomputed.
 
 With a closure (``Context.closure``, ``kedit.closure``) each case's edit is written together with
 the facts it entails, in the same edit call; a probe whose prompt a closure wrote is scored but
-flagged ``written`` and kept out of its split's figure (it would be a leak, not portability).
+flagged ``written`` and kept out of its split's figure (it would be a leak, not portability). So is,
+in batch and sequential modes, a probe (other than the case's own reliability probes) whose prompt
+is the edit prompt of another case in the model at the time: a benchmark's locality probe "The
+capital of France is" measures nothing once another case of the run has edited exactly that fact.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -66,6 +69,7 @@ class Written:
     requests: list[EditRequest]
     prompts: set[str]
     sizes: dict[str, int | None]
+    edited: dict[str, set[str]] = field(default_factory=dict)  # normalised edit prompt -> the cases that edit it
 
 
 def edit_requests(ctx: Context, cases: Sequence[EditCase]) -> Written:
@@ -73,6 +77,7 @@ def edit_requests(ctx: Context, cases: Sequence[EditCase]) -> Written:
     out = Written([], set(), {})
     for c in cases:
         out.requests.append(request_of(c))
+        out.edited.setdefault(normalize_prompt(c.prompt), set()).add(c.case_id)
         if ctx.closure is None:
             out.sizes[c.case_id] = None
             continue
@@ -84,9 +89,11 @@ def edit_requests(ctx: Context, cases: Sequence[EditCase]) -> Written:
 
 
 def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[str] | None = None,
-                written: set[str] = frozenset()) -> dict[str, list[ProbeResult]]:
+                written: set[str] = frozenset(), edited: Mapping[str, set[str]] | None = None
+                ) -> dict[str, list[ProbeResult]]:
     """Post-edit probe results per case: executed probes scored, the others marked not executed;
-    a probe whose (normalised) prompt is in ``written`` is flagged as written by a closure."""
+    a probe whose (normalised) prompt is in ``written`` (a closure wrote it) or, outside its case's
+    reliability split, is another case's edit prompt (``edited``) is flagged ``written``."""
     todo, keys = [], []
     out: dict[str, list[ProbeResult]] = {c.case_id: [] for c in cases}
     for c in cases:
@@ -104,8 +111,10 @@ def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[
     answers = ask(ctx.model, ctx.tok, todo, prompts, generate=ctx.generate)
     for (cid, i), probe, post in zip(keys, todo, answers):
         metrics = probe_values(probe, post, ctx.baseline.answers[(cid, i)])
+        key = normalize_prompt(probe.prompt)
+        by_other = probe.split != "reliability" and bool((edited or {}).get(key, set()) - {cid})
         out[cid].append(ProbeResult(i, probe.split, probe.expect, True, metrics, post.generated, probe.prompt, probe.answers,
-                                    written=normalize_prompt(probe.prompt) in written))
+                                    written=key in written or by_other))
     for cid in out:
         out[cid].sort(key=lambda r: r.index)
     return out
@@ -210,7 +219,7 @@ def run_batch(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink:
         try:
             w = edit_requests(ctx, chunk)
             results = apply_edits(editor, ctx, w.requests, hp)
-            per_case = score_cases(ctx, chunk, combined_wrap(results), written=w.prompts)
+            per_case = score_cases(ctx, chunk, combined_wrap(results), written=w.prompts, edited=w.edited)
             recs = [_result(editor.name, "batch", c, results, len(chunk), per_case[c.case_id],
                             closure_size=w.sizes[c.case_id], **extra) for c in chunk]
         except BaseException as e:
@@ -258,6 +267,7 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     applied: list[EditCase] = []
     requests: list[EditRequest] = []  # of the applied cases, closures included
     written: set[str] = set()
+    edited: dict[str, set[str]] = {}
     sizes: dict[str, int | None] = {}
     times: dict[str, float] = {}
     failed: dict[str, str] = {}
@@ -278,17 +288,19 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
                 applied.append(case)
                 requests += w.requests
                 written |= w.prompts
+                for k, ids in w.edited.items():
+                    edited.setdefault(k, set()).update(ids)
                 sizes[case.case_id] = w.sizes[case.case_id]
                 times[case.case_id] = sum(r.seconds for r in new) if not editor.in_context else new[-1].seconds
             if applied and (n % every == 0 or n == len(cases)):
-                per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS, written)
+                per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS, written, edited)
                 for split in sorted(DECAY_SPLITS):
                     metric = primary_metric(split)
                     vals = [p.metrics[metric].post for recs in per_case.values() for p in recs
                             if p.split == split and p.executed and not p.written and metric in p.metrics]
                     if vals:
                         decay_sink(DecayPoint(editor.name, len(applied), split, metric, sum(vals) / len(vals), len(vals)))
-        final = score_cases(ctx, applied, combined_wrap(results), written=written) if applied else {}
+        final = score_cases(ctx, applied, combined_wrap(results), written=written, edited=edited) if applied else {}
         peak = max((r.peak_memory_bytes or 0) for r in results) if results else 0
         for case in cases:
             if case.case_id in failed:

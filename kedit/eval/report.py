@@ -39,7 +39,7 @@ class SummaryRow:
     value: float
     n_executed: int
     n_not_executed: int = 0
-    n_written: int = 0  # probes a closure wrote: scored, kept out of ``value``
+    n_written: int = 0  # probes an edit of the run wrote (a closure, another case's edit): scored, kept out of ``value``
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def headline(rows: list[SummaryRow]) -> list[str]:
                     cells.append("")
                 elif not r.n_executed:
                     cells.append(f"not executed ({r.n_not_executed})" if r.n_not_executed or not r.n_written
-                                 else f"written by the closure ({r.n_written})")
+                                 else f"written by an edit ({r.n_written})")
                 else:
                     cells.append(f"{r.value:.3f}" + (f" ({pre.value:.3f})" if pre else "") + f", {r.n_executed}")
             failed = by.get((ed, "efficiency", "n_failed"))
@@ -226,7 +226,7 @@ def markdown(rows: list[SummaryRow], ranked: list[Ranked], weights: Mapping[str,
     for mode in sorted({r.mode for r in rows}):
         lines.append(f"### mode: {mode}, every metric\n")
         lines.append("| editor | split | " + " | ".join(f"{m} post (pre)" for m in metrics) + " | executed | not executed |"
-                     + (" written by the closure |" if any_written else ""))
+                     + (" written by an edit |" if any_written else ""))
         lines.append("|---|---|" + "---|" * (len(metrics) + 2 + any_written))
         by = {(r.editor, r.split, r.metric): r for r in rows if r.mode == mode}
         for ed in sorted({r.editor for r in rows if r.mode == mode}):

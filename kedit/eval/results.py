@@ -38,7 +38,7 @@ class ProbeResult:
     generated: str | None = None  # the post-edit greedy continuation
     prompt: str | None = None  # the probe's question, and its gold answer(s): why a probe failed can be read off
     answers: tuple[str, ...] = ()
-    written: bool = False  # its prompt was written by a closure: scored, but not counted in its split
+    written: bool = False  # its prompt was written by an edit of the run (a closure, another case): scored, not counted
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "split": self.split, "expect": self.expect, "executed": self.executed}

@@ -196,3 +196,22 @@ def test_runs_on_an_exported_dataset_folder_through_the_cli(tiny_kg, bench, tmp_
     assert json.loads((from_file / "config.json").read_text())["bench_sha256"] == conf["bench_sha256"]
     scores = lambda d: [r for r in csv.DictReader((d / "summary.csv").open()) if r["split"] != "efficiency"]  # noqa: E731
     assert scores(out) == scores(from_file)
+
+
+def test_a_probe_another_case_edits_is_counted_apart_in_batch_and_sequential_modes(tiny_kg):
+    """The tiny KG's locality probes are often other cases' edit prompts: with both cases edited those
+    probes measure the other edit, not locality, and are flagged written (single mode has none)."""
+    import kedit
+    from kedit.closure import normalize_prompt
+
+    cases = tiny_kg.cases[:12]
+    prompts = {normalize_prompt(c.prompt): c.case_id for c in cases}
+    clash = {(c.case_id, p.prompt) for c in cases for p in c.probes
+             if p.split != "reliability" and prompts.get(normalize_prompt(p.prompt), c.case_id) != c.case_id}
+    assert clash, "the fixture should have a probe that is another case's edit prompt"
+    for mode in ("single", "batch", "sequential"):
+        rep = kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, cases, editors=["grace"], mode=mode, batch_size=12, every=12,
+                             hparams={"grace": {"layer": 2, "steps": 2}}, progress=False, generate=False)
+        written = {(r.case_id, p.prompt) for r in rep.results for p in r.probes if p.written}
+        assert written == (set() if mode == "single" else clash), mode
+        assert sum(r.n_written for r in rep.rows if r.metric == "token_acc") == len(written)
