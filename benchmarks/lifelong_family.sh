@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The lifelong family (GRACE, WISE) beside ROME and FT-L on the built-in SmolLM2-135M, on the demo
+# pipeline's benchmark (kbuild generate --backend kg + kbuild filter: the facts the model knows), in
+#   single      20 cases (greedy generation on)
+#   sequential  every case of the benchmark without rollback, scored every 20 (the decay curve,
+#               teacher-forced: --no-generate), one run folder per editor
+# Each mode's figures are written to benchmarks/results/lifelong_<mode>_smollm2-135m/ (merged with
+# keval report DIR... --out). Run folders stay in $OUT (default runs/locate_family, shared with
+# locate_family.sh: the same benchmark, and ROME's sequential folder is reused); an interrupted run
+# resumes from its folder. Usage: bash benchmarks/lifelong_family.sh [single|sequential ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+OUT=${OUT:-runs/locate_family}
+SINGLE_EDITORS=${SINGLE_EDITORS:-grace,wise}
+SEQUENTIAL_EDITORS=${SEQUENTIAL_EDITORS:-grace,wise,ft-l,rome}
+LIMIT=${LIMIT:-1000}
+MODES=${*:-single sequential}
+RES=benchmarks/results
+mkdir -p "$OUT"
+if [ ! -s "$OUT/bench.jsonl" ]; then
+  .venv/bin/kbuild generate --backend kg --in data/kg/seeds.jsonl --out "$OUT/generated.jsonl"
+  .venv/bin/kbuild filter --model smollm2-135m --in "$OUT/generated.jsonl" --out "$OUT/bench.jsonl"
+fi
+keval() {  # mode, limit, run folder, extra keval arguments...
+  local mode=$1 limit=$2 dir=$3; shift 3
+  .venv/bin/keval run --model smollm2-135m --bench "$OUT/bench.jsonl" --mode "$mode" --limit "$limit" \
+    --threads 1 --out "$OUT/$dir" -q "$@" > /dev/null
+}
+publish() {  # name, run folders...
+  local name=$1; shift
+  rm -rf "$RES/lifelong_${name}_smollm2-135m"
+  .venv/bin/keval report "$@" --out "$RES/lifelong_${name}_smollm2-135m" -q > /dev/null
+}
+has() { [[ " $MODES " == *" $1 "* ]]; }
+if has single; then
+  keval single 20 lifelong_single --editors "$SINGLE_EDITORS"
+  publish single "$OUT/lifelong_single" "$OUT/single"
+fi
+if has sequential; then
+  dirs=()
+  for ed in ${SEQUENTIAL_EDITORS//,/ }; do
+    if [ "$ed" != rome ]; then  # ROME's 100 edits are locate_family.sh's folder
+      keval sequential "$LIMIT" "sequential/$ed" --editors "$ed" --every 20 --no-generate
+    fi
+    dirs+=("$OUT/sequential/$ed")
+  done
+  publish sequential "${dirs[@]}"
+fi

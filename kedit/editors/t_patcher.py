@@ -1,0 +1,200 @@
+"""T-Patcher: one neuron per mistake in the last FFN layer (Huang et al. 2023, "Transformer-Patcher:
+One Mistake Worth One Neuron", ICLR 2023), after the authors' code (ZeroYuHuang/Transformer-Patcher,
+src/models/patch.py).
+
+A patch is a neuron added beside the FFN of block ``layer`` (the last one by default): with h the
+FFN's input (the input of ``mlp_in``), a key k, a bias b and a value v,
+
+    FFN'(h) = FFN(h) + σ(a(h)) · v,    a(h) = h·k + b                    (σ: GELU, as the paper's BART)
+
+For an edit (x, y), one neuron is added per target token the model gets wrong (teacher-forced, at most
+``max_neurons``), each initialised as the authors' code does, k = qᵢ / ‖qᵢ‖², b = 0 (so aᵢ(qᵢ) = 1 for
+its query qᵢ, h at the position predicting that token) and v = 0 (kedit's choice: the patch starts
+silent), and the new neurons alone are trained with Adam (``lr``) on
+
+    L = −log P(y | x)                                                       (edit loss)
+      + alc · mean top-5 exp(m_a − aᵢ(qᵢ))                                  (activation loss: fire on x)
+      + mlc · [ mean top-1000 exp(aᵢ(q) − aᵢ(qᵢ) + m₁) + mean top-1000 exp(aᵢ(q) − m₂) ]  (memory loss)
+
+over the queries q of a memory of unrelated inputs (every token of ``memory_texts`` short texts of the
+offline Wikipedia sample; the paper uses the training set's inputs), until every target token is the
+model's argmax or ``steps`` run out. Defaults: the authors' (lr 1e-2, m_a 0, m₁ 3, m₂ −3, alc 1,
+mlc 5). Patches of earlier edits stay and are frozen; ``restore()`` removes each edit's neurons, and
+the hooks with the last one. One edit at a time (a batch is written in turn).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import KeditError
+from ..models.roles import module_at, n_layers, path_of
+from ..models.text import encode_prompts, head_logprobs, pad_batch, pad_id
+from .base import EditRequest, EditResult, Editor, register_editor
+from .hparams import HyperParams
+from .lifelong.core import Hooks, Training, encode_edits, out_of_scope_texts, target_nll, train
+from .locate.values import forward_from_layer, frozen
+from .nethook import Trace
+
+
+@dataclass(frozen=True)
+class TPatcherHyperParams(HyperParams):
+    editor: ClassVar[str] = "t-patcher"
+    layer_fields: ClassVar[tuple[str, ...]] = ("layer",)
+    negative_layers: ClassVar[bool] = True
+
+    layer: int = -1  # the patched FFN's block (the last, as the paper)
+    lr: float = 1e-2
+    steps: int = 100  # at most; stopped once the edit holds
+    max_neurons: int = 5  # neurons per edit (one per wrong target token)
+    alc: float = 1.0
+    mlc: float = 5.0
+    act_margin: float = 0.0  # m_a
+    margin1: float = 3.0  # m₁: the edit's activation above the memory's
+    margin2: float = -3.0  # m₂: the memory's activation below this
+    memory_texts: int = 64
+    top_memory: int = 1000
+
+    def check(self) -> None:
+        if not self.lr > 0 or self.steps < 1 or self.max_neurons < 1:
+            raise KeditError("t-patcher: lr must be > 0, steps and max_neurons >= 1")
+        if self.memory_texts < 1 or self.top_memory < 1:
+            raise KeditError("t-patcher: memory_texts and top_memory must be >= 1")
+
+
+@dataclass
+class Patches:
+    keys: torch.Tensor  # (n, d) float32
+    bias: torch.Tensor  # (n,)
+    values: torch.Tensor  # (n, d_out)
+    memory: torch.Tensor  # (M, d) FFN inputs of unrelated texts
+    hooks: Hooks = field(default_factory=Hooks)
+    h: torch.Tensor | None = None  # the FFN input of the forward pass in progress
+    trainable: tuple[torch.Tensor, ...] | None = None  # the new neurons (k, b, v) while an edit trains
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    def all(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.trainable is None:
+            return self.keys, self.bias, self.values
+        k, b, v = self.trainable
+        return torch.cat([self.keys, k]), torch.cat([self.bias, b]), torch.cat([self.values, v])
+
+
+@register_editor("t-patcher")
+class TPatcher(Editor):
+    hparams_cls = TPatcherHyperParams
+    supports_batch = False
+    beside_weights = True
+
+    def __init__(self) -> None:
+        self._patches: weakref.WeakKeyDictionary[nn.Module, Patches] = weakref.WeakKeyDictionary()
+
+    def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp: TPatcherHyperParams) -> EditResult:
+        layer = hp.layer % n_layers(model)
+        p = self._patches.get(model) or self._attach(model, tok, layer, hp)
+        undo: list[int] = []
+        info: dict[str, Any] = {"layer": layer, "neurons": 0}
+        try:
+            for r in requests:
+                undo.append(len(p))
+                got = self._edit_one(model, tok, p, r, hp, layer)
+                info["neurons"] += got.pop("neurons")
+                info.update(got)
+        except BaseException:
+            self._undo(model, undo)
+            raise
+        d, d_out = p.keys.shape[1], p.values.shape[1]
+        info["added_bytes"] = 4 * info["neurons"] * (d + 1 + d_out)
+        info["patches"] = len(p)
+        return EditResult(self.name, list(requests), info=info, undo=lambda: self._undo(model, undo))
+
+    def _attach(self, model: nn.Module, tok, layer: int, hp: TPatcherHyperParams) -> Patches:
+        device = next(model.parameters()).device
+        fc_in, fc_out = module_at(model, "mlp_in", layer), module_at(model, "mlp_out", layer)
+        texts = out_of_scope_texts(hp.memory_texts, seed=1)
+        ids, mask = pad_batch(encode_prompts(tok, texts), pad_id(tok))
+        with torch.no_grad(), Trace(model, path_of(model, "mlp_in", layer), stop=True) as tr:
+            model(input_ids=ids.to(device), attention_mask=mask.to(device))
+        memory = tr.input[mask.to(device).bool()].float()  # (M, d): every real token
+        d, d_out = memory.shape[1], _out_features(fc_out)
+        p = Patches(torch.zeros(0, d, device=device), torch.zeros(0, device=device), torch.zeros(0, d_out, device=device), memory)
+
+        def keep_input(_m, inputs, _out):
+            p.h = inputs[0]
+
+        def add_patches(_m, _inputs, output):
+            k, b, v = p.all()
+            if not k.shape[0] or p.h is None:
+                return output
+            act = F.gelu(p.h.float() @ k.T + b)  # (B, T, n)
+            return output + (act @ v).to(output.dtype)
+
+        p.hooks.forward(fc_in, keep_input)
+        p.hooks.forward(fc_out, add_patches)
+        self._patches[model] = p
+        return p
+
+    def _edit_one(self, model, tok, p: Patches, r: EditRequest, hp: TPatcherHyperParams, layer: int) -> dict[str, Any]:
+        device = p.keys.device
+        who = f"t-patcher: case {r.case_id}"
+        rows = encode_edits(tok, [r.prompt], [r.target_new], device, who)
+        with torch.no_grad():
+            hidden = model.base_model(input_ids=rows.ids, attention_mask=rows.mask).last_hidden_state
+            wrong = (head_logprobs(model, hidden, rows.rows, rows.cols).argmax(-1) != rows.gold).nonzero()[:, 0]
+            q = p.h[rows.rows[wrong], rows.cols[wrong]].float()[: hp.max_neurons]  # (n, d) queries of the mistakes
+        if not q.shape[0]:
+            return {"neurons": 0, "steps": 0}
+        n = q.shape[0]
+        k = (q / (q.norm(dim=1, keepdim=True) ** 2)).clone().requires_grad_(True)
+        b = torch.zeros(n, device=device, requires_grad=True)
+        v = torch.zeros(n, p.values.shape[1], device=device, requires_grad=True)
+        p.trainable = (k, b, v)
+
+        def top_exp(x: torch.Tensor, top: int) -> torch.Tensor:
+            x = x.flatten()
+            return torch.exp(torch.topk(x, min(top, x.numel())).values).mean()
+
+        try:
+            with frozen(model), forward_from_layer(model, layer, {}, rows.ids, rows.mask) as forward:
+                def loss_fn():
+                    hid = forward()
+                    edit = target_nll(model, hid, rows)
+                    a_edit = (q * k).sum(1) + b  # (n,) each neuron on its own query
+                    a_mem = p.memory @ k.T + b  # (M, n)
+                    act = top_exp(hp.act_margin - a_edit, 5)
+                    mem = top_exp(a_mem - a_edit + hp.margin1, hp.top_memory) + top_exp(a_mem - hp.margin2, hp.top_memory)
+                    with torch.no_grad():
+                        done = bool((head_logprobs(model, hid, rows.rows, rows.cols).argmax(-1) == rows.gold).all())
+                    return torch.tensor(0.0 if done else 1.0), edit + hp.alc * act + hp.mlc * mem
+                got = train([k, b, v], loss_fn, Training(hp.steps, hp.lr, stop_loss=0.5), who)
+        finally:
+            p.trainable = None
+        p.keys = torch.cat([p.keys, k.detach()])
+        p.bias = torch.cat([p.bias, b.detach()])
+        p.values = torch.cat([p.values, v.detach()])
+        return {"neurons": n, "steps": got["steps"], "held": got["loss_end"] < 0.5}
+
+    def _undo(self, model: nn.Module, undo: list[int]) -> None:
+        p = self._patches.get(model)
+        if p is None:
+            return
+        if undo:
+            n = min(undo)
+            p.keys, p.bias, p.values = p.keys[:n], p.bias[:n], p.values[:n]
+        undo.clear()
+        if not len(p):
+            p.hooks.remove()
+            del self._patches[model]
+
+
+def _out_features(module: nn.Module) -> int:
+    return int(getattr(module, "out_features", None) or getattr(module, "nf"))
