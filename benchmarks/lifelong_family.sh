@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The lifelong family (GRACE, WISE) beside ROME and FT-L on the built-in SmolLM2-135M, on the demo
+# The lifelong family (GRACE, WISE, T-Patcher) beside ROME and FT-L on the built-in SmolLM2-135M, on the demo
 # pipeline's benchmark (kbuild generate --backend kg + kbuild filter: the facts the model knows), in
-#   single      20 cases (greedy generation on)
+#   single      20 cases (greedy generation on), one run folder per editor
 #   sequential  every case of the benchmark without rollback, scored every 20 (the decay curve,
 #               teacher-forced: --no-generate), one run folder per editor
 # Each mode's figures are written to benchmarks/results/lifelong_<mode>_smollm2-135m/ (merged with
@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 OUT=${OUT:-runs/locate_family}
-SINGLE_EDITORS=${SINGLE_EDITORS:-grace,wise}
-SEQUENTIAL_EDITORS=${SEQUENTIAL_EDITORS:-grace,wise,ft-l,rome}
+SINGLE_EDITORS=${SINGLE_EDITORS:-grace,wise,t-patcher}
+SEQUENTIAL_EDITORS=${SEQUENTIAL_EDITORS:-grace,t-patcher,wise,ft-l,rome}
 LIMIT=${LIMIT:-1000}
 MODES=${*:-single sequential}
 RES=benchmarks/results
@@ -34,8 +34,12 @@ publish() {  # name, run folders...
 }
 has() { [[ " $MODES " == *" $1 "* ]]; }
 if has single; then
-  keval single 20 lifelong_single --editors "$SINGLE_EDITORS"
-  publish single "$OUT/lifelong_single" "$OUT/single"
+  dirs=()
+  for ed in ${SINGLE_EDITORS//,/ }; do
+    keval single 20 "lifelong_single/$ed" --editors "$ed"
+    dirs+=("$OUT/lifelong_single/$ed")
+  done
+  publish single "${dirs[@]}" "$OUT/single"  # beside the locate family's single run (ROME, FT-L, ...)
 fi
 if has sequential; then
   dirs=()
