@@ -32,8 +32,6 @@ codebook changes, and the hook is removed with the last entry. Defaults: EasyEdi
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -41,10 +39,11 @@ import torch
 from torch import nn
 
 from ..errors import KeditError
-from ..models.roles import module_at, n_layers, path_of, weight_as_out_in
-from .base import EditRequest, EditResult, Editor, register_editor
+from ..models.roles import module_at, path_of, weight_as_out_in
+from .base import EditRequest, register_editor
 from .hparams import HyperParams
 from .lifelong.core import Hooks, Training, encode_edits, nbytes, target_nll, train
+from .lifelong.editor import SideEditor
 from .locate.values import forward_from_layer, frozen
 from .nethook import Trace
 
@@ -121,36 +120,33 @@ class Codebook:
 
 
 @register_editor("grace")
-class Grace(Editor):
+class Grace(SideEditor):
     hparams_cls = GraceHyperParams
-    supports_batch = False  # one codebook update per edit, as the paper
-    beside_weights = True
 
-    def __init__(self) -> None:
-        self._books: weakref.WeakKeyDictionary[nn.Module, Codebook] = weakref.WeakKeyDictionary()
-
-    def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp: GraceHyperParams) -> EditResult:
-        layer = hp.layer % n_layers(model)
+    def attach(self, model: nn.Module, tok, layer: int, hp: GraceHyperParams) -> Codebook:
         module = module_at(model, hp.role, layer)
-        book = self._books.get(model)
-        if book is None:
-            d_out, d_in = weight_as_out_in(model, module).shape
-            book = self._books[model] = Codebook(module, d_in, d_out, module.weight.device)
-        undo: list[tuple] = []  # ("truncate", n) or ("row", i, saved row), undone in reverse
-        info: dict[str, Any] = {"layer": layer, "added": 0, "expanded": 0, "conflicts": 0}
-        try:
-            for r in requests:
-                self._edit_one(model, tok, book, r, hp, layer, undo, info)
-        except BaseException:
-            self._undo(model, undo)
-            raise
-        info["entries"] = len(book)
-        info["added_bytes"] = info["added"] * (book.keys.shape[1] + book.values.shape[1] + 1) * 4
-        info["codebook_bytes"] = nbytes([book.keys, book.values, book.eps])
-        return EditResult(self.name, list(requests), info=info, undo=lambda: self._undo(model, undo))
+        d_out, d_in = weight_as_out_in(model, module).shape
+        return Codebook(module, d_in, d_out, module.weight.device)
 
-    def _edit_one(self, model, tok, book: Codebook, r: EditRequest, hp: GraceHyperParams, layer: int,
-                  undo: list, info: dict) -> None:
+    def checkpoint(self, book: Codebook) -> list[tuple]:
+        return []  # the edit's codebook operations: ("truncate", n) or ("row", i, saved row)
+
+    def rollback(self, book: Codebook, ops: list[tuple]) -> None:
+        for op in reversed(ops):
+            if op[0] == "truncate":
+                book.truncate(op[1])
+            else:
+                book.set_row(op[1], op[2])
+
+    def empty(self, book: Codebook) -> bool:
+        return not len(book)
+
+    def summary(self, book: Codebook, info: dict[str, Any]) -> dict[str, Any]:
+        return {"entries": len(book), "added_bytes": info.get("n_added", 0) * (book.keys.shape[1] + book.values.shape[1] + 1) * 4,
+                "codebook_bytes": nbytes([book.keys, book.values, book.eps])}
+
+    def edit_one(self, model, tok, book: Codebook, r: EditRequest, hp: GraceHyperParams, layer: int,
+                 undo: list) -> dict[str, Any]:
         device = book.keys.device
         rows = encode_edits(tok, [r.prompt], [r.target_new], device, f"grace: case {r.case_id}")
         site = path_of(model, hp.role, layer)
@@ -160,26 +156,25 @@ class Grace(Editor):
         key = tr.input[0, at].float()
         out0 = tr.output[0, at].float()
         label = r.target_new.strip()
+        info = {"n_added": 0, "n_expanded": 0, "n_conflicts": 0}
         j = None
         if len(book):
             d, i = (x.item() for x in book.nearest(key[None]))
             if d <= hp.eps + float(book.eps[i]):
+                undo.append(("row", i, book.row(i)))
                 if book.labels[i] == label:  # the same answer nearby: widen that entry and train its value
-                    undo.append(("row", i, book.row(i)))
                     book.eps[i] = max(float(book.eps[i]), d)
                     j = i
-                    info["expanded"] += 1
+                    info["n_expanded"] = 1
                 else:  # a conflict: a new entry, and the two radii split the distance
-                    undo.append(("row", i, book.row(i)))
                     book.eps[i] = d / 2 - 1e-5
                     undo.append(("truncate", len(book)))
                     j = book.add(key, out0, d / 2, label)
-                    info["added"] += 1
-                    info["conflicts"] += 1
+                    info["n_added"] = info["n_conflicts"] = 1
         if j is None:
             undo.append(("truncate", len(book)))
             j = book.add(key, out0, hp.eps, label)
-            info["added"] += 1
+            info["n_added"] = 1
         if undo[-1] == ("truncate", j) and hp.value_init == "cold":  # a new entry starts random
             g = torch.Generator(device="cpu").manual_seed(hp.seed + len(book))
             start = torch.rand(out0.shape, generator=g).to(device)
@@ -198,18 +193,4 @@ class Grace(Editor):
                 return nll, nll
             got = train([value], loss_fn, Training(hp.steps, hp.lr, hp.stop_loss), f"grace: case {r.case_id}")
         book.values[j] = value.detach()
-        info.update({k: v for k, v in got.items()})
-
-    def _undo(self, model: nn.Module, undo: list) -> None:
-        book = self._books.get(model)
-        if book is None:
-            return
-        for op in reversed(undo):
-            if op[0] == "truncate":
-                book.truncate(op[1])
-            else:
-                book.set_row(op[1], op[2])
-        undo.clear()
-        if not len(book):
-            book.hooks.remove()
-            del self._books[model]
+        return {**info, **got}

@@ -25,8 +25,6 @@ the hooks with the last one. One edit at a time (a batch is written in turn).
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,11 +33,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import KeditError
-from ..models.roles import module_at, n_layers, path_of
+from ..models.roles import module_at, path_of
 from ..models.text import encode_prompts, head_logprobs, pad_batch, pad_id
-from .base import EditRequest, EditResult, Editor, register_editor
+from .base import EditRequest, register_editor
 from .hparams import HyperParams
 from .lifelong.core import Hooks, Training, encode_edits, out_of_scope_texts, target_nll, train
+from .lifelong.editor import SideEditor
 from .locate.values import forward_from_layer, frozen
 from .nethook import Trace
 
@@ -90,34 +89,23 @@ class Patches:
 
 
 @register_editor("t-patcher")
-class TPatcher(Editor):
+class TPatcher(SideEditor):
     hparams_cls = TPatcherHyperParams
-    supports_batch = False
-    beside_weights = True
 
-    def __init__(self) -> None:
-        self._patches: weakref.WeakKeyDictionary[nn.Module, Patches] = weakref.WeakKeyDictionary()
+    def checkpoint(self, p: Patches) -> int:
+        return len(p)
 
-    def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp: TPatcherHyperParams) -> EditResult:
-        layer = hp.layer % n_layers(model)
-        p = self._patches.get(model) or self._attach(model, tok, layer, hp)
-        undo: list[int] = []
-        info: dict[str, Any] = {"layer": layer, "neurons": 0}
-        try:
-            for r in requests:
-                undo.append(len(p))
-                got = self._edit_one(model, tok, p, r, hp, layer)
-                info["neurons"] += got.pop("neurons")
-                info.update(got)
-        except BaseException:
-            self._undo(model, undo)
-            raise
+    def rollback(self, p: Patches, n: int) -> None:
+        p.keys, p.bias, p.values = p.keys[:n], p.bias[:n], p.values[:n]
+
+    def empty(self, p: Patches) -> bool:
+        return not len(p)
+
+    def summary(self, p: Patches, info: dict[str, Any]) -> dict[str, Any]:
         d, d_out = p.keys.shape[1], p.values.shape[1]
-        info["added_bytes"] = 4 * info["neurons"] * (d + 1 + d_out)
-        info["patches"] = len(p)
-        return EditResult(self.name, list(requests), info=info, undo=lambda: self._undo(model, undo))
+        return {"added_bytes": 4 * info.get("n_neurons", 0) * (d + 1 + d_out), "patches": len(p)}
 
-    def _attach(self, model: nn.Module, tok, layer: int, hp: TPatcherHyperParams) -> Patches:
+    def attach(self, model: nn.Module, tok, layer: int, hp: TPatcherHyperParams) -> Patches:
         device = next(model.parameters()).device
         fc_in, fc_out = module_at(model, "mlp_in", layer), module_at(model, "mlp_out", layer)
         texts = out_of_scope_texts(hp.memory_texts, seed=1)
@@ -140,10 +128,9 @@ class TPatcher(Editor):
 
         p.hooks.forward(fc_in, keep_input)
         p.hooks.forward(fc_out, add_patches)
-        self._patches[model] = p
         return p
 
-    def _edit_one(self, model, tok, p: Patches, r: EditRequest, hp: TPatcherHyperParams, layer: int) -> dict[str, Any]:
+    def edit_one(self, model, tok, p: Patches, r: EditRequest, hp: TPatcherHyperParams, layer: int, _cp) -> dict[str, Any]:
         device = p.keys.device
         who = f"t-patcher: case {r.case_id}"
         rows = encode_edits(tok, [r.prompt], [r.target_new], device, who)
@@ -152,7 +139,7 @@ class TPatcher(Editor):
             wrong = (head_logprobs(model, hidden, rows.rows, rows.cols).argmax(-1) != rows.gold).nonzero()[:, 0]
             q = p.h[rows.rows[wrong], rows.cols[wrong]].float()[: hp.max_neurons]  # (n, d) queries of the mistakes
         if not q.shape[0]:
-            return {"neurons": 0, "steps": 0}
+            return {"n_neurons": 0, "steps": 0}
         n = q.shape[0]
         k = (q / (q.norm(dim=1, keepdim=True) ** 2)).clone().requires_grad_(True)
         b = torch.zeros(n, device=device, requires_grad=True)
@@ -181,19 +168,7 @@ class TPatcher(Editor):
         p.keys = torch.cat([p.keys, k.detach()])
         p.bias = torch.cat([p.bias, b.detach()])
         p.values = torch.cat([p.values, v.detach()])
-        return {"neurons": n, "steps": got["steps"], "held": got["loss_end"] < 0.5}
-
-    def _undo(self, model: nn.Module, undo: list[int]) -> None:
-        p = self._patches.get(model)
-        if p is None:
-            return
-        if undo:
-            n = min(undo)
-            p.keys, p.bias, p.values = p.keys[:n], p.bias[:n], p.values[:n]
-        undo.clear()
-        if not len(p):
-            p.hooks.remove()
-            del self._patches[model]
+        return {"n_neurons": n, "steps": got["steps"], "held": got["loss_end"] < 0.5}
 
 
 def _out_features(module: nn.Module) -> int:

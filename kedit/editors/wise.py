@@ -40,8 +40,6 @@ shards of 500, merges every 1,000); per-family files set kedit's values.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -50,10 +48,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import KeditError
-from ..models.roles import module_at, n_layers, weight_as_out_in
-from .base import EditRequest, EditResult, Editor, register_editor
+from ..models.roles import module_at, weight_as_out_in
+from .base import EditRequest, register_editor
 from .hparams import HyperParams
 from .lifelong.core import Hooks, Training, encode_edits, out_of_scope_texts, target_nll, train
+from .lifelong.editor import SideEditor
 from .lifelong.merge import ties_merge
 from .locate.keys import body
 from .locate.templates import context_templates
@@ -132,40 +131,25 @@ class SideMemory:
 
 
 @register_editor("wise")
-class Wise(Editor):
+class Wise(SideEditor):
     hparams_cls = WiseHyperParams
-    supports_batch = False  # one edit at a time, as the reference
-    beside_weights = True
 
-    def __init__(self) -> None:
-        self._memories: weakref.WeakKeyDictionary[nn.Module, SideMemory] = weakref.WeakKeyDictionary()
+    def empty(self, mem: SideMemory) -> bool:
+        return mem.total == 0
 
-    def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp: WiseHyperParams) -> EditResult:
-        layer = hp.layer % n_layers(model)
-        mem = self._memories.get(model) or self._attach(model, tok, layer, hp)
-        undo: list[tuple] = []
-        info: dict[str, Any] = {"layer": layer}
-        try:
-            for r in requests:
-                undo.append(self._state(mem))
-                info.update(self._edit_one(model, tok, mem, r, hp, layer))
-        except BaseException:
-            self._undo(model, undo)
-            raise
-        info.update({"shards_kept": len(mem.kept), "edits_in_shard": mem.current.n,
-                     "added_bytes": 4 * mem.base.numel() * (len(mem.kept) + 1) // max(mem.total, 1)})
-        return EditResult(self.name, list(requests), info=info, undo=lambda: self._undo(model, undo))
+    def summary(self, mem: SideMemory, info: dict[str, Any]) -> dict[str, Any]:
+        return {"shards_kept": len(mem.kept), "edits_in_shard": mem.current.n,
+                "added_bytes": 4 * mem.base.numel() * (len(mem.kept) + 1) // max(mem.total, 1)}
 
     # -- attaching and routing ------------------------------------------------------------------
 
-    def _attach(self, model: nn.Module, tok, layer: int, hp: WiseHyperParams) -> SideMemory:
+    def attach(self, model: nn.Module, tok, layer: int, hp: WiseHyperParams) -> SideMemory:
         module = module_at(model, "mlp_out", layer)
         base = weight_as_out_in(model, module).detach().float().clone()
         templates = context_templates(model, tok, length_params=hp.context_template_length_params)
         mem = SideMemory(module, base, getattr(module, "bias", None), templates, self._new_shard(base, hp, 0))
         mem.hooks.pre(body(model), self._capture_mask(mem), with_kwargs=True)
         mem.hooks.forward(module, self._route(mem, hp))
-        self._memories[model] = mem
         return mem
 
     @staticmethod
@@ -213,7 +197,7 @@ class Wise(Editor):
 
     # -- one edit -------------------------------------------------------------------------------
 
-    def _edit_one(self, model, tok, mem: SideMemory, r: EditRequest, hp: WiseHyperParams, layer: int) -> dict[str, Any]:
+    def edit_one(self, model, tok, mem: SideMemory, r: EditRequest, hp: WiseHyperParams, layer: int, _cp) -> dict[str, Any]:
         device = mem.base.device
         who = f"wise: case {r.case_id}"
         in_scope = [t.format(r.prompt) for t in mem.templates]
@@ -273,21 +257,13 @@ class Wise(Editor):
 
     # -- undo -----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _state(mem: SideMemory) -> tuple:
+    def checkpoint(self, mem: SideMemory) -> tuple:
         s = mem.current
         return (list(mem.kept), s, s.weight[s.mask].clone(), s.eps, s.n, mem.total)
 
-    def _undo(self, model: nn.Module, undo: list) -> None:
-        mem = self._memories.get(model)
-        if mem is None:
-            return
-        for kept, shard, values, eps, n, total in reversed(undo):
-            mem.kept, mem.current, mem.total = kept, shard, total
-            shard.weight[shard.mask] = values
-            shard.eps, shard.n = eps, n
-        undo.clear()
+    def rollback(self, mem: SideMemory, cp: tuple) -> None:
+        kept, shard, values, eps, n, total = cp
+        mem.kept, mem.current, mem.total = kept, shard, total
+        shard.weight[shard.mask] = values
+        shard.eps, shard.n = eps, n
         mem.route = None
-        if mem.total == 0:
-            mem.hooks.remove()
-            del self._memories[model]

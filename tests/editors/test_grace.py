@@ -33,23 +33,23 @@ def test_the_codebook_adds_widens_and_splits(tiny_kg):
     case = tiny_kg.cases[0]
     para = next(p.prompt for p in case.probes if p.split == "generalization")
     first = timed_edit(editor, model, tok, [request_of(case)], hp)
-    book = editor._books[model]
+    book = editor.state_of(model)
     assert len(book) == 1 and book.eps.tolist() == [3.0]
     d = float(torch.cdist(_key(editor, model, tok, para, hp), book.keys).min())
     assert 0 < d <= 6.0, "the paraphrase's key should lie within ε₀ + ε of the edit's"
     same = kedit.editors.EditRequest(para, case.subject, case.target_new, case_id="same")
     widened = timed_edit(editor, model, tok, [same], hp)
-    assert len(book) == 1 and widened.info["expanded"] == 1 and float(book.eps[0]) == pytest.approx(max(3.0, d))
+    assert len(book) == 1 and widened.info["n_expanded"] == 1 and float(book.eps[0]) == pytest.approx(max(3.0, d))
     other = kedit.editors.EditRequest(para, case.subject, "Zzyx", case_id="other")
     split = timed_edit(editor, model, tok, [other], hp)
-    assert len(book) == 2 and split.info["conflicts"] == 1
+    assert len(book) == 2 and split.info["n_conflicts"] == 1
     assert float(book.eps[0]) + float(book.eps[1]) < float((book.keys[0] - book.keys[1]).norm()) + 1e-6  # no overlap
     split.restore()
     assert len(book) == 1 and float(book.eps[0]) == pytest.approx(max(3.0, d))
     widened.restore()
     assert float(book.eps[0]) == 3.0
     first.restore()
-    assert model not in editor._books
+    assert editor.state_of(model) is None
 
 
 def _key(editor, model, tok, prompt, hp):
@@ -79,7 +79,7 @@ def test_a_failed_edit_leaves_no_entry(tiny_kg):
     bad = kedit.editors.EditRequest(tiny_kg.cases[1].prompt, tiny_kg.cases[1].subject, "", case_id="empty")
     with pytest.raises(KeditError, match="empty"):
         timed_edit(editor, model, tok, [request_of(tiny_kg.cases[0]), bad], _hp(model))
-    assert model not in editor._books and hook_count(model) == 0
+    assert editor.state_of(model) is None and hook_count(model) == 0
 
 
 @pytest.mark.parametrize("over, message", [({"eps": 0.0}, "eps"), ({"role": "attn"}, "role"), ({"value_init": "hot"}, "value_init")])

@@ -4,7 +4,6 @@ to fire on the edit and stay silent on a memory of unrelated text, removed by re
 from __future__ import annotations
 
 import pytest
-import torch
 
 import kedit
 from kedit.editors import load_hparams, timed_edit
@@ -28,17 +27,17 @@ def test_one_neuron_per_mistake_that_fires_on_the_edit_and_not_on_the_memory(tin
     hp = load_hparams(TPatcher.hparams_cls, "t-patcher", model, TINY_OVERRIDES["t-patcher"])
     hooks = hook_count(model)
     results = [timed_edit(editor, model, tok, [request_of(c)], hp) for c in tiny_kg.cases[:3]]
-    p = editor._patches[model]
-    assert len(p) == sum(r.info["neurons"] for r in results) and all(1 <= r.info["neurons"] <= hp.max_neurons for r in results)
+    p = editor.state_of(model)
+    assert len(p) == sum(r.info["n_neurons"] for r in results) and all(1 <= r.info["n_neurons"] <= hp.max_neurons for r in results)
     assert all(r.info["held"] for r in results)
-    assert results[0].info["added_bytes"] == 4 * results[0].info["neurons"] * (2 * 128 + 1)
+    assert results[0].info["added_bytes"] == 4 * results[0].info["n_neurons"] * (2 * 128 + 1)
     a_mem = p.memory @ p.keys.T + p.bias  # (M, n): the memory's pre-activations stay low
     assert float((a_mem < 0).float().mean()) > 0.95
     results[2].restore()
-    assert len(p) == results[0].info["neurons"] + results[1].info["neurons"]
+    assert len(p) == results[0].info["n_neurons"] + results[1].info["n_neurons"]
     results[1].restore()
     results[0].restore()
-    assert model not in editor._patches and hook_count(model) == hooks
+    assert editor.state_of(model) is None and hook_count(model) == hooks
 
 
 def test_an_edit_the_model_already_makes_adds_no_neuron(tiny_kg):
@@ -48,9 +47,9 @@ def test_an_edit_the_model_already_makes_adds_no_neuron(tiny_kg):
     hp = load_hparams(TPatcher.hparams_cls, "t-patcher", model, TINY_OVERRIDES["t-patcher"])
     editor = TPatcher()
     res = timed_edit(editor, model, tok, [known], hp)
-    assert res.info["neurons"] == 0
+    assert res.info["n_neurons"] == 0
     res.restore()
-    assert model not in editor._patches
+    assert editor.state_of(model) is None
 
 
 @pytest.mark.parametrize("over, message", [({"lr": 0.0}, "lr"), ({"max_neurons": 0}, "max_neurons"), ({"memory_texts": 0}, "memory_texts")])

@@ -40,7 +40,7 @@ def test_the_router_keeps_unrelated_text_on_the_main_memory_and_shards_are_kept_
     text = out_of_scope_texts(1, seed=99)[0]
     before = _logits(model, tok, text)
     results = [timed_edit(editor, model, tok, [request_of(c)], hp) for c in tiny_kg.cases[:5]]
-    mem = editor._memories[model]
+    mem = editor.state_of(model)
     # edits 1-2 and 3-4 filled two shards, merged at edit 4 into one; edit 5 is in a fresh shard
     assert len(mem.kept) == 1 and mem.kept[0].n == 4 and mem.current.n == 1 and mem.total == 5
     assert torch.equal(_logits(model, tok, text), before) and int(mem.route[0]) == -1  # routed to the main memory
@@ -51,20 +51,20 @@ def test_the_router_keeps_unrelated_text_on_the_main_memory_and_shards_are_kept_
     assert len(mem.kept) == 1 and mem.kept[0].n == 2 and mem.current.n == 0 and mem.total == 2  # the merge is undone
     for r in reversed(results[:2]):
         r.restore()
-    assert model not in editor._memories and hook_count(model) == 0
+    assert editor.state_of(model) is None and hook_count(model) == 0
 
 
 def test_a_sequence_is_undone_exactly(tiny_kg):
     model, tok = tiny_kg.model, tiny_kg.tokenizer
     editor, hp = Wise(), _hp(model, steps=5)
     first = timed_edit(editor, model, tok, [request_of(tiny_kg.cases[0])], hp)
-    w1 = editor._memories[model].current.weight.clone()
+    w1 = editor.state_of(model).current.weight.clone()
     second = timed_edit(editor, model, tok, [request_of(tiny_kg.cases[1])], hp)
-    assert not torch.equal(editor._memories[model].current.weight, w1)
+    assert not torch.equal(editor.state_of(model).current.weight, w1)
     second.restore()
-    assert torch.equal(editor._memories[model].current.weight, w1)
+    assert torch.equal(editor.state_of(model).current.weight, w1)
     first.restore()
-    assert model not in editor._memories
+    assert editor.state_of(model) is None
 
 
 def test_ties_merge_trims_elects_and_averages_the_agreeing_entries():

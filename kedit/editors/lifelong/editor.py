@@ -1,0 +1,80 @@
+"""The base of the lifelong editors that add memory beside the weights (GRACE, WISE, T-Patcher).
+
+One state per model (its codebook, side memory or patches, and the hooks that apply it), created by
+``attach`` at the first edit. Requests are written one at a time (``edit_one``); before each, a
+``checkpoint`` of the state is taken, and ``restore()`` rolls the checkpoints back in reverse
+(``rollback``). When the state holds no edit any more (``empty``) its hooks are removed and it is
+dropped, so an unedited model carries nothing. A request that fails rolls back the whole call.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from ...models.roles import n_layers
+from ..base import EditRequest, EditResult, Editor
+
+
+class SideEditor(Editor):
+    supports_batch = False  # each method writes one fact at a time, as its paper
+    beside_weights = True
+
+    def __init__(self) -> None:
+        self._states: weakref.WeakKeyDictionary[nn.Module, Any] = weakref.WeakKeyDictionary()
+
+    # what each method implements
+    def attach(self, model: nn.Module, tok, layer: int, hp) -> Any:
+        """The method's empty state for ``model``, with its hooks installed (``state.hooks``)."""
+        raise NotImplementedError
+
+    def checkpoint(self, state) -> Any:
+        return None
+
+    def edit_one(self, model: nn.Module, tok, state, request: EditRequest, hp, layer: int, checkpoint) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def rollback(self, state, checkpoint) -> None:
+        raise NotImplementedError
+
+    def empty(self, state) -> bool:
+        raise NotImplementedError
+
+    def summary(self, state, info: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    # the shared loop
+    def state_of(self, model: nn.Module) -> Any:
+        return self._states.get(model)
+
+    def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp) -> EditResult:
+        layer = hp.layer % n_layers(model)
+        state = self._states.get(model)
+        if state is None:
+            state = self._states[model] = self.attach(model, tok, layer, hp)
+        undo: list[Any] = []
+        info: dict[str, Any] = {"layer": layer}
+        try:
+            for r in requests:
+                undo.append(self.checkpoint(state))
+                for k, v in self.edit_one(model, tok, state, r, hp, layer, undo[-1]).items():
+                    info[k] = info.get(k, 0) + v if k in info and k.startswith("n_") else v
+        except BaseException:
+            self._undo(model, undo)
+            raise
+        info.update(self.summary(state, info))
+        return EditResult(self.name, list(requests), info=info, undo=lambda: self._undo(model, undo))
+
+    def _undo(self, model: nn.Module, undo: list) -> None:
+        state = self._states.get(model)
+        if state is None:
+            return
+        for cp in reversed(undo):
+            self.rollback(state, cp)
+        undo.clear()
+        if self.empty(state):
+            state.hooks.remove()
+            del self._states[model]
