@@ -20,23 +20,8 @@ EDITORS=${EDITORS:-rome,memit,pmet,alphaedit,emmet,kn,ft-l}
 BATCH_EDITORS=${BATCH_EDITORS:-memit,alphaedit,rome,pmet,emmet,kn,ft-l}
 SEQUENTIAL_EDITORS=${SEQUENTIAL_EDITORS:-memit,alphaedit,rome,pmet,emmet,kn,ft-l}
 MODES=${*:-single batch sequential}
-RES=benchmarks/results
-mkdir -p "$OUT"
-if [ ! -s "$OUT/bench.jsonl" ]; then
-  .venv/bin/kbuild generate --backend kg --in data/kg/seeds.jsonl --out "$OUT/generated.jsonl"
-  .venv/bin/kbuild filter --model smollm2-135m --in "$OUT/generated.jsonl" --out "$OUT/bench.jsonl"
-fi
-keval() {  # mode, limit, run folder, extra keval arguments...
-  local mode=$1 limit=$2 dir=$3; shift 3
-  .venv/bin/keval run --model smollm2-135m --bench "$OUT/bench.jsonl" --mode "$mode" --limit "$limit" \
-    --threads 1 --out "$OUT/$dir" -q "$@" > /dev/null
-}
-publish() {  # name, run folders...
-  local name=$1; shift
-  rm -rf "$RES/locate_${name}_smollm2-135m"
-  .venv/bin/keval report "$@" --out "$RES/locate_${name}_smollm2-135m" -q > /dev/null
-}
-has() { [[ " $MODES " == *" $1 "* ]]; }
+FAMILY=locate
+source benchmarks/smollm2_runs.sh
 (
   if has single; then
     keval single 20 single --editors "$EDITORS"
