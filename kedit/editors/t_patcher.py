@@ -25,22 +25,20 @@ the hooks with the last one. One edit at a time (a batch is written in turn).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import KeditError
-from ..models.roles import module_at, path_of
-from ..models.text import encode_prompts, head_logprobs, pad_batch, pad_id
+from ..models.text import head_logprobs
 from .base import EditRequest, register_editor
 from .hparams import HyperParams
-from .lifelong.core import Hooks, Training, encode_edits, out_of_scope_texts, target_nll, train
+from .lifelong.core import Training, encode_edits, out_of_scope_texts, target_nll
 from .lifelong.editor import SideEditor
+from .lifelong.neurons import Neurons, attach_neurons, ffn_inputs
 from .locate.values import forward_from_layer, frozen
-from .nethook import Trace
 
 
 @dataclass(frozen=True)
@@ -68,69 +66,28 @@ class TPatcherHyperParams(HyperParams):
             raise KeditError("t-patcher: memory_texts and top_memory must be >= 1")
 
 
-@dataclass
-class Patches:
-    keys: torch.Tensor  # (n, d) float32
-    bias: torch.Tensor  # (n,)
-    values: torch.Tensor  # (n, d_out)
-    memory: torch.Tensor  # (M, d) FFN inputs of unrelated texts
-    hooks: Hooks = field(default_factory=Hooks)
-    h: torch.Tensor | None = None  # the FFN input of the forward pass in progress
-    trainable: tuple[torch.Tensor, ...] | None = None  # the new neurons (k, b, v) while an edit trains
-
-    def __len__(self) -> int:
-        return int(self.keys.shape[0])
-
-    def all(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if self.trainable is None:
-            return self.keys, self.bias, self.values
-        k, b, v = self.trainable
-        return torch.cat([self.keys, k]), torch.cat([self.bias, b]), torch.cat([self.values, v])
-
-
 @register_editor("t-patcher")
 class TPatcher(SideEditor):
     hparams_cls = TPatcherHyperParams
 
-    def checkpoint(self, p: Patches) -> int:
+    def checkpoint(self, p: Neurons) -> int:
         return len(p)
 
-    def rollback(self, p: Patches, n: int) -> None:
-        p.keys, p.bias, p.values = p.keys[:n], p.bias[:n], p.values[:n]
+    def rollback(self, p: Neurons, n: int) -> None:
+        p.truncate(n)
 
-    def empty(self, p: Patches) -> bool:
+    def empty(self, p: Neurons) -> bool:
         return not len(p)
 
-    def summary(self, p: Patches, info: dict[str, Any]) -> dict[str, Any]:
-        d, d_out = p.keys.shape[1], p.values.shape[1]
-        return {"added_bytes": 4 * info.get("n_neurons", 0) * (d + 1 + d_out), "patches": len(p)}
+    def summary(self, p: Neurons, info: dict[str, Any]) -> dict[str, Any]:
+        return {"added_bytes": info.get("n_neurons", 0) * p.bytes_per_neuron(), "patches": len(p)}
 
-    def attach(self, model: nn.Module, tok, layer: int, hp: TPatcherHyperParams) -> Patches:
-        device = next(model.parameters()).device
-        fc_in, fc_out = module_at(model, "mlp_in", layer), module_at(model, "mlp_out", layer)
-        texts = out_of_scope_texts(hp.memory_texts, seed=1)
-        ids, mask = pad_batch(encode_prompts(tok, texts), pad_id(tok))
-        with torch.no_grad(), Trace(model, path_of(model, "mlp_in", layer), stop=True) as tr:
-            model(input_ids=ids.to(device), attention_mask=mask.to(device))
-        memory = tr.input[mask.to(device).bool()].float()  # (M, d): every real token
-        d, d_out = memory.shape[1], _out_features(fc_out)
-        p = Patches(torch.zeros(0, d, device=device), torch.zeros(0, device=device), torch.zeros(0, d_out, device=device), memory)
-
-        def keep_input(_m, inputs, _out):
-            p.h = inputs[0]
-
-        def add_patches(_m, _inputs, output):
-            k, b, v = p.all()
-            if not k.shape[0] or p.h is None:
-                return output
-            act = F.gelu(p.h.float() @ k.T + b)  # (B, T, n)
-            return output + (act @ v).to(output.dtype)
-
-        p.hooks.forward(fc_in, keep_input)
-        p.hooks.forward(fc_out, add_patches)
+    def attach(self, model: nn.Module, tok, layer: int, hp: TPatcherHyperParams) -> Neurons:
+        p = attach_neurons(model, layer)
+        p.memory = ffn_inputs(model, tok, layer, out_of_scope_texts(hp.memory_texts, seed=1))
         return p
 
-    def edit_one(self, model, tok, p: Patches, r: EditRequest, hp: TPatcherHyperParams, layer: int, _cp) -> dict[str, Any]:
+    def edit_one(self, model, tok, p: Neurons, r: EditRequest, hp: TPatcherHyperParams, layer: int, _cp) -> dict[str, Any]:
         device = p.keys.device
         who = f"t-patcher: case {r.case_id}"
         rows = encode_edits(tok, [r.prompt], [r.target_new], device, who)
@@ -141,35 +98,24 @@ class TPatcher(SideEditor):
         if not q.shape[0]:
             return {"n_neurons": 0, "steps": 0}
         n = q.shape[0]
-        k = (q / (q.norm(dim=1, keepdim=True) ** 2)).clone().requires_grad_(True)
-        b = torch.zeros(n, device=device, requires_grad=True)
-        v = torch.zeros(n, p.values.shape[1], device=device, requires_grad=True)
-        p.trainable = (k, b, v)
+        k = q / (q.norm(dim=1, keepdim=True) ** 2)
+        b = torch.zeros(n, device=device)
+        v = torch.zeros(n, p.values.shape[1], device=device)
 
         def top_exp(x: torch.Tensor, top: int) -> torch.Tensor:
             x = x.flatten()
             return torch.exp(torch.topk(x, min(top, x.numel())).values).mean()
 
-        try:
-            with frozen(model), forward_from_layer(model, layer, {}, rows.ids, rows.mask) as forward:
-                def loss_fn():
-                    hid = forward()
-                    edit = target_nll(model, hid, rows)
-                    a_edit = (q * k).sum(1) + b  # (n,) each neuron on its own query
-                    a_mem = p.memory @ k.T + b  # (M, n)
-                    act = top_exp(hp.act_margin - a_edit, 5)
-                    mem = top_exp(a_mem - a_edit + hp.margin1, hp.top_memory) + top_exp(a_mem - hp.margin2, hp.top_memory)
-                    with torch.no_grad():
-                        done = bool((head_logprobs(model, hid, rows.rows, rows.cols).argmax(-1) == rows.gold).all())
-                    return torch.tensor(0.0 if done else 1.0), edit + hp.alc * act + hp.mlc * mem
-                got = train([k, b, v], loss_fn, Training(hp.steps, hp.lr, stop_loss=0.5), who)
-        finally:
-            p.trainable = None
-        p.keys = torch.cat([p.keys, k.detach()])
-        p.bias = torch.cat([p.bias, b.detach()])
-        p.values = torch.cat([p.values, v.detach()])
+        with frozen(model), forward_from_layer(model, layer, {}, rows.ids, rows.mask) as forward:
+            def loss_fn():
+                hid = forward()
+                edit = target_nll(model, hid, rows)
+                a_edit = (q * k).sum(1) + b  # (n,) each neuron on its own query
+                a_mem = p.memory @ k.T + b  # (M, n)
+                act = top_exp(hp.act_margin - a_edit, 5)
+                mem = top_exp(a_mem - a_edit + hp.margin1, hp.top_memory) + top_exp(a_mem - hp.margin2, hp.top_memory)
+                with torch.no_grad():
+                    done = bool((head_logprobs(model, hid, rows.rows, rows.cols).argmax(-1) == rows.gold).all())
+                return torch.tensor(0.0 if done else 1.0), edit + hp.alc * act + hp.mlc * mem
+            got = p.train_new(k, b, v, loss_fn, Training(hp.steps, hp.lr, stop_loss=0.5), who)
         return {"n_neurons": n, "steps": got["steps"], "held": got["loss_end"] < 0.5}
-
-
-def _out_features(module: nn.Module) -> int:
-    return int(getattr(module, "out_features", None) or getattr(module, "nf"))
