@@ -1,7 +1,8 @@
 """The base of the lifelong editors that add memory beside the weights (GRACE, WISE, T-Patcher).
 
 One state per model (its codebook, side memory or patches, and the hooks that apply it), created by
-``attach`` at the first edit. Requests are written one at a time (``edit_one``); before each, a
+``attach`` at the first edit. Requests are written one at a time (``edit_one`` gets each request), or
+all at once by an editor that ``supports_batch`` (``edit_one`` gets the list); before each call a
 ``checkpoint`` of the state is taken, and ``restore()`` rolls the checkpoints back in reverse
 (``rollback``). When the state holds no edit any more (``empty``) its hooks are removed and it is
 dropped, so an unedited model carries nothing. A request that fails rolls back the whole call.
@@ -58,7 +59,7 @@ class SideEditor(Editor):
         undo: list[Any] = []
         info: dict[str, Any] = {"layer": layer}
         try:
-            for r in requests:
+            for r in ([list(requests)] if self.supports_batch else requests):
                 undo.append(self.checkpoint(state))
                 for k, v in self.edit_one(model, tok, state, r, hp, layer, undo[-1]).items():
                     info[k] = info.get(k, 0) + v if k in info and k.startswith("n_") else v

@@ -33,6 +33,7 @@ class Neurons:
     h: torch.Tensor | None = None  # the FFN input of the forward pass in progress
     trainable: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # new (k, b, v) while an edit trains
     memory: torch.Tensor | None = None  # (M, d) FFN inputs of unrelated text (T-Patcher's memory)
+    templates: list[str] = field(default_factory=lambda: ["{}"])  # context prefixes of the training prompts (CaliNet)
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
