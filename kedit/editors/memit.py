@@ -49,7 +49,7 @@ from .hparams import HyperParams
 from .locate import keys
 from .locate.editor import LocateEditor, Prepared
 from .locate.solves import add_to_weight, batch_update
-from .locate.values import ValueSearch, optimize_residuals
+from .locate.values import ValueJob, ValueSearch, optimize_residuals_batch
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class MEMITHyperParams(HyperParams):
     kl_factor: float = 0.0625
     v_stop_nll: float = 0.05
     replay_lower_layers: bool = True
+    values_batch: int = 1  # requests whose z are optimised together in one batch of rows (same result per request)
     # the solve
     mom2_update_weight: float = 20000.0  # λ in (λ C + K Kᵀ): how much the preserved keys weigh
     mom2_adjustment: bool = True  # false: C = I
@@ -98,6 +99,8 @@ class MEMITHyperParams(HyperParams):
             raise KeditError(f"memit: fact_token must be one of {', '.join(keys.FACT_TOKENS)}, not {self.fact_token!r}")
         if not self.mom2_update_weight > 0:
             raise KeditError("memit: mom2_update_weight must be > 0")
+        if self.values_batch < 1:
+            raise KeditError(f"{self.editor}: values_batch must be >= 1, got {self.values_batch}")
 
 
 @register_editor("memit")
@@ -165,13 +168,15 @@ def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyp
                                  hp.keys_batch_tokens)  # (N, d_model)
     co_v0 = {s: keys.mean_at_sites(model, tok, s, s, prompts, subjects, hp.fact_token, hp.keys_batch_tokens)[1]
              for s in co_sites}  # (N, d_model) each
+    jobs = [ValueJob(p, r.subject, r.target_new, {z_site: h} | {s: v[n] for s, v in co_v0.items()})
+            for n, (r, p, h) in enumerate(zip(requests, prompts, h0))]
     zs, nll_end = [], []
-    for n, (r, p, h) in enumerate(zip(requests, prompts, h0)):
-        deltas, vinfo = optimize_residuals(model, tok, layer=last, sites={z_site: h} | {s: v[n] for s, v in co_v0.items()},
-                                           prompts=p, subject=r.subject, target=r.target_new,
-                                           fact_token=hp.fact_token, search=search, who=type(hp).editor)
-        zs.append(h + deltas[z_site])
-        nll_end.append(vinfo["nll_end"])
+    for i in range(0, len(jobs), hp.values_batch):  # groups of requests optimised together
+        for job, (deltas, vinfo) in zip(jobs[i:i + hp.values_batch], optimize_residuals_batch(
+                model, tok, layer=last, jobs=jobs[i:i + hp.values_batch], fact_token=hp.fact_token, search=search,
+                who=type(hp).editor)):
+            zs.append(job.sites[z_site] + deltas[z_site])
+            nll_end.append(vinfo["nll_end"])
     z = torch.stack(zs)  # (N, d_model)
     t_values = time.perf_counter() - t0
     # 2. spread the residual over the layers, lowest first

@@ -138,6 +138,32 @@ def test_jointly_optimised_residuals_each_keep_their_own_ball(tiny_kg):
         assert 0 < float(deltas[s].norm()) <= 0.1 * float(v0.norm()) * (1 + 1e-5)
 
 
+def test_values_optimised_in_one_batch_follow_each_request_s_own_path(tiny_kg):
+    """optimize_residuals_batch: the jobs' losses are summed, so each δ gets its own gradient; a job that
+    stops early keeps its δ while the others go on. Each job's δ equals the one it gets alone."""
+    from kedit.editors.locate.keys import mean_key_value
+    from kedit.editors.locate.values import ValueJob, ValueSearch, optimize_residual, optimize_residuals_batch
+
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    site = "transformer.h.2.mlp.c_proj"
+    jobs = []
+    for case in tiny_kg.cases[:4]:
+        tmpl = request_of(case).template  # the prompt with "{}" for the subject
+        prompts = [tmpl, "Yes. " + tmpl] if case is tiny_kg.cases[0] else [tmpl]
+        jobs.append(ValueJob(prompts, case.subject, case.target_new,
+                             {site: mean_key_value(model, tok, site, prompts, case.subject, "last")[1]}))
+    search = ValueSearch(steps=12, lr=0.5, clamp_norm_factor=4.0, stop_nll=0.3)
+    together = optimize_residuals_batch(model, tok, layer=2, jobs=jobs, fact_token="last", search=search)
+    steps = set()
+    for job, (deltas, info) in zip(jobs, together):
+        alone, info1 = optimize_residual(model, tok, layer=2, site=site, prompts=job.prompts, subject=job.subject,
+                                         target=job.target, fact_token="last", v0=job.sites[site], search=search)
+        assert info["steps"] == info1["steps"] and abs(info["nll_end"] - info1["nll_end"]) < 1e-3
+        assert torch.allclose(deltas[site], alone, atol=1e-3, rtol=1e-3)
+        steps.add(info["steps"])
+    assert len(steps) > 1, "the jobs should stop at different steps"
+
+
 def test_alphaedit_remembers_earlier_keys_until_restore(tiny_kg, cache):
     """Sequential AlphaEdit: a second batch solves against the first one's keys; restore forgets them."""
     from kedit.editors.alphaedit import AlphaEdit, AlphaEditHyperParams

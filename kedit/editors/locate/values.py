@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...errors import KeditError
@@ -67,76 +66,128 @@ def optimize_residuals(model: nn.Module, tok, *, layer: int, sites: Mapping[str,
     the lookup token before the edit), optimised together (PMET: attention and MLP outputs): the
     weight decay is the sum of each site's term and each ``δ_s`` is clamped to its own ball
     ``‖δ_s‖ ≤ clamp_norm_factor · ‖v₀_s‖``. ``info`` reports the first site's norms."""
+    (out,) = optimize_residuals_batch(model, tok, layer=layer, jobs=[ValueJob(prompts, subject, target, sites)],
+                                      fact_token=fact_token, search=search, who=who)
+    return out
+
+
+@dataclass(frozen=True)
+class ValueJob:
+    """One request's value search: its prompts (each with "{}" for the subject), subject, target and
+    sites (site -> ``v₀``)."""
+
+    prompts: Sequence[str]
+    subject: str
+    target: str
+    sites: Mapping[str, torch.Tensor]
+
+
+def optimize_residuals_batch(model: nn.Module, tok, *, layer: int, jobs: Sequence[ValueJob], fact_token: str,
+                             search: ValueSearch, who: str = "edit") -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+    """``optimize_residuals`` for several requests in one batch of rows (all jobs share the sites).
+
+    Each job's rows carry its own ``δ``; the loss is the sum of the jobs' losses, so each ``δ_j``
+    gets exactly its own gradient, and Adam, the clamp and the weight decay act per entry or per job:
+    each job follows the path it would alone (up to the float rounding of a padded batch). A job that
+    reaches ``stop_nll`` keeps the ``δ`` it has then while the others go on."""
     device = next(model.parameters()).device
-    kl_prompt = KL_PROMPT.format(subject)
-    rewrite = [p.format(subject) for p in prompts]
-    prompt_ids = encode_prompts(tok, rewrite + [kl_prompt])
-    target_ids = encode_targets(tok, [target])[0]
-    if not target_ids:
-        raise KeditError(f"{who}: target {target!r} is empty after tokenization")
-    n_rw = len(rewrite)
-    seqs = [ids + target_ids for ids in prompt_ids[:n_rw]] + [prompt_ids[n_rw]]
-    ids, mask = pad_batch(seqs, pad_id(tok))  # (P+1, T)
+    site_names = list(jobs[0].sites)
+    seqs, lookups, row_job = [], [], []
+    rows, cols, gold, tok_job, tok_row = [], [], [], [], []
+    kl_rows, kl_cols, n_rw = [], [], []
+    for j, job in enumerate(jobs):
+        rewrite = [p.format(job.subject) for p in job.prompts]
+        prompt_ids = encode_prompts(tok, rewrite + [KL_PROMPT.format(job.subject)])
+        target_ids = encode_targets(tok, [job.target])[0]
+        if not target_ids:
+            raise KeditError(f"{who}: target {job.target!r} is empty after tokenization")
+        base = len(seqs)
+        seqs += [ids + target_ids for ids in prompt_ids[:-1]] + [prompt_ids[-1]]
+        lookups += lookup_indices(tok, list(job.prompts) + [KL_PROMPT], job.subject, fact_token)
+        row_job += [j] * (len(rewrite) + 1)
+        r_, c_ = target_positions([len(p) for p in prompt_ids[:-1]], [len(target_ids)] * len(rewrite))
+        rows += [base + r for r in r_]
+        cols += c_
+        gold += list(target_ids) * len(rewrite)
+        tok_job += [j] * len(r_)
+        tok_row += [base + r for r in r_]
+        kl_rows.append(base + len(rewrite))
+        kl_cols.append(len(prompt_ids[-1]) - 1)
+        n_rw.append(len(rewrite))
+    ids, mask = pad_batch(seqs, pad_id(tok))
     ids, mask = ids.to(device), mask.to(device)
+    as_t = lambda x: torch.tensor(x, device=device)  # noqa: E731
+    at = torch.zeros(ids.shape, dtype=torch.bool, device=device)  # where δ enters: each row's lookup token
+    at[torch.arange(len(seqs), device=device), as_t(lookups)] = True
+    row_job_t, tok_job_t, tok_row_t, gold_t = as_t(row_job), as_t(tok_job), as_t(tok_row), as_t(gold)
+    n_tgt, n_jobs = len(gold), len(jobs)
+    tok_per_row = torch.bincount(tok_row_t, minlength=len(seqs)).clamp_min(1).float()
+    rows_per_job = as_t(n_rw).float()
+    all_rows, all_cols = as_t(rows + kl_rows), as_t(cols + kl_cols)
 
-    # where δ enters: the lookup token of every prompt, the KL prompt included
-    lookup = lookup_indices(tok, list(prompts) + [KL_PROMPT], subject, fact_token)
-    at = torch.zeros(ids.shape, dtype=torch.bool, device=device)  # (P+1, T)
-    at[torch.arange(n_rw + 1, device=device), torch.tensor(lookup, device=device)] = True
-    # where the loss reads the logits: each target token of each rewrite prompt, then the KL position
-    rows, cols = target_positions([len(p) for p in prompt_ids[:n_rw]], [len(target_ids)] * n_rw)
-    gold = list(target_ids) * n_rw
-    rows.append(n_rw)
-    cols.append(len(prompt_ids[n_rw]) - 1)
-    rows_t, cols_t = torch.tensor(rows, device=device), torch.tensor(cols, device=device)
-    gold_t = torch.tensor(gold, device=device)  # (P·m,)
-    n_tgt = len(gold)
-
-    deltas = {s: torch.zeros_like(v0, requires_grad=True) for s, v0 in sites.items()}  # (d_out_s,)
+    v0 = {s: torch.stack([job.sites[s] for job in jobs]) for s in site_names}  # (J, d_s)
+    v0_norm = {s: v.norm(dim=1) for s, v in v0.items()}  # (J,)
+    deltas = {s: torch.zeros_like(v, requires_grad=True) for s, v in v0.items()}
     opt = torch.optim.Adam(list(deltas.values()), lr=search.lr)
-    max_norms = {s: search.clamp_norm_factor * v0.norm() for s, v0 in sites.items()}
+    max_norms = {s: search.clamp_norm_factor * n for s, n in v0_norm.items()}
+    active = torch.ones(n_jobs, dtype=torch.bool, device=device)
+    steps = torch.zeros(n_jobs, dtype=torch.long)
+    nll_start = nll_end = kl_end = None
     kl_init = None
-    nll_start = nll = float("nan")
-    steps = 0
 
     def adder(delta: torch.Tensor):
         def add_delta(out: torch.Tensor) -> torch.Tensor:  # (B, T, d_out)
-            return out + at.unsqueeze(-1).to(out.dtype) * delta.to(out.dtype)
+            return out + at.unsqueeze(-1).to(out.dtype) * delta[row_job_t].unsqueeze(1).to(out.dtype)
         return add_delta
 
     edits = {s: adder(d) for s, d in deltas.items()}
     with frozen(model), forward_from_layer(model, layer, edits, ids, mask, search.replay_lower_layers) as forward:
         for it in range(search.steps):
-            steps = it + 1
             opt.zero_grad(set_to_none=True)
             with torch.enable_grad():
-                hidden = forward()  # (P+1, T, d_model), final norm applied
-                logp = head_logprobs(model, hidden, rows_t, cols_t)  # (P·m + 1, vocab)
-                tgt_lp = logp[:n_tgt].gather(1, gold_t[:, None])[:, 0].view(n_rw, len(target_ids))  # (P, m)
-                nll_each = -tgt_lp.mean(1)  # (P,)  per-token -log P(target), each prompt
-                nll_loss = nll_each.mean()
-                kl_lp = logp[n_tgt:]  # (1, vocab)
+                logp = head_logprobs(model, forward(), all_rows, all_cols)  # (n_tgt + J, vocab)
+                tok_nll = -logp[:n_tgt].gather(1, gold_t[:, None])[:, 0]  # (n_tgt,)
+                row_nll = torch.zeros(len(seqs), device=device).index_add(0, tok_row_t, tok_nll) / tok_per_row
+                job_nll = torch.zeros(n_jobs, device=device).index_add(0, row_job_t, row_nll * _is_rewrite(row_job_t, kl_rows)) / rows_per_job
+                kl_lp = logp[n_tgt:]  # (J, vocab)
                 if kl_init is None:
                     kl_init = kl_lp.detach().clone()
-                kl_loss = search.kl_factor * F.kl_div(kl_init, kl_lp, log_target=True, reduction="batchmean")
-                wd = sum(search.weight_decay * d.norm() / sites[s].norm() ** 2 for s, d in deltas.items())
-                loss = nll_loss + kl_loss + wd
-            nll = float(nll_loss.detach())
-            if it == 0:
-                nll_start = nll
-            if nll < search.stop_nll or it == search.steps - 1:
+                job_kl = (kl_lp.exp() * (kl_lp - kl_init)).sum(-1)  # KL(P_δ ‖ P) per job
+                job_wd = sum(search.weight_decay * d.norm(dim=1) / v0_norm[s] ** 2 for s, d in deltas.items())
+                loss = (job_nll + search.kl_factor * job_kl + job_wd)[active].sum()
+            nll = job_nll.detach()
+            if nll_start is None:
+                nll_start = nll.clone()
+            stopping = active & ((nll < search.stop_nll) | (it == search.steps - 1))
+            nll_end = torch.where(active, nll, nll_end) if nll_end is not None else nll.clone()
+            kl_end = torch.where(active, job_kl.detach(), kl_end) if kl_end is not None else job_kl.detach().clone()
+            steps[active.cpu()] = it + 1
+            active = active & ~stopping
+            if not bool(active.any()):
                 break
+            keep = {s: d.detach().clone() for s, d in deltas.items()}
             loss.backward()
             opt.step()
-            with torch.no_grad():  # project back into each ball ‖δ_s‖ ≤ clamp · ‖v₀_s‖
+            with torch.no_grad():
                 for s, d in deltas.items():
-                    if d.norm() > max_norms[s]:
-                        d.mul_(max_norms[s] / d.norm())
-    first = next(iter(sites))
-    info = {"steps": steps, "nll_start": nll_start, "nll_end": nll,
-            "kl": float(kl_loss.detach()) / max(search.kl_factor, 1e-12),
-            "delta_norm": float(deltas[first].detach().norm()), "v0_norm": float(sites[first].norm())}
-    return {s: d.detach() for s, d in deltas.items()}, info
+                    d[~active] = keep[s][~active]  # a stopped job keeps its δ
+                    norm = d.norm(dim=1)
+                    scale = torch.where(norm > max_norms[s], max_norms[s] / norm.clamp_min(1e-30), torch.ones_like(norm))
+                    d.mul_(scale[:, None])  # project back into each ball ‖δ_s‖ ≤ clamp · ‖v₀_s‖
+    first = site_names[0]
+    out = []
+    for j in range(n_jobs):
+        info = {"steps": int(steps[j]), "nll_start": float(nll_start[j]), "nll_end": float(nll_end[j]),
+                "kl": float(kl_end[j]), "delta_norm": float(deltas[first][j].detach().norm()), "v0_norm": float(v0_norm[first][j])}
+        out.append(({s: d[j].detach() for s, d in deltas.items()}, info))
+    return out
+
+
+def _is_rewrite(row_job: torch.Tensor, kl_rows: Sequence[int]) -> torch.Tensor:
+    """1.0 for the rows that carry a target (the rewrite prompts), 0.0 for the KL rows."""
+    m = torch.ones(row_job.shape[0], device=row_job.device)
+    m[torch.tensor(list(kl_rows), device=row_job.device)] = 0.0
+    return m
 
 
 # ----------------------------------------------------------------------------------------------
