@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lifelong family (GRACE, WISE, T-Patcher) beside ROME and FT-L on the built-in SmolLM2-135M, on the demo
+# The lifelong family (GRACE, WISE, T-Patcher, CaliNet) beside ROME and FT-L on the built-in SmolLM2-135M, on the demo
 # pipeline's benchmark (kbuild generate --backend kg + kbuild filter: the facts the model knows), in
 #   single      20 cases (greedy generation on), one run folder per editor
 #   sequential  every case of the benchmark without rollback, scored every 20 (the decay curve,
@@ -12,19 +12,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 OUT=${OUT:-runs/locate_family}
-SINGLE_EDITORS=${SINGLE_EDITORS:-grace,wise,t-patcher}
-SEQUENTIAL_EDITORS=${SEQUENTIAL_EDITORS:-grace,t-patcher,wise,ft-l,rome}
+SINGLE_EDITORS=${SINGLE_EDITORS:-grace,wise,t-patcher,calinet}
+SEQUENTIAL_EDITORS=${SEQUENTIAL_EDITORS:-grace,t-patcher,wise,calinet,ft-l,rome}
 LIMIT=${LIMIT:-1000}
 MODES=${*:-single sequential}
 FAMILY=lifelong
 source benchmarks/smollm2_runs.sh
 if has single; then
-  dirs=()
   for ed in ${SINGLE_EDITORS//,/ }; do
     keval single 20 "lifelong_single/$ed" --editors "$ed"
-    dirs+=("$OUT/lifelong_single/$ed")
   done
-  publish single "${dirs[@]}" "$OUT/single"  # beside the locate family's single run (ROME, FT-L, ...)
+  publish single "$OUT"/lifelong_single/*/ "$OUT/single"  # every lifelong editor run so far, beside the locate family's
 fi
 if has sequential; then
   dirs=()
