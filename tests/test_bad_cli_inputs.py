@@ -49,6 +49,8 @@ CASES = [
     ("keval", KEVAL + " --batch-size -1 --mode batch", "--batch-size: must be at least 1"),
     ("keval", KEVAL + " --threads -1", "--threads: must be at least 1"),
     ("keval", KEVAL + " --every -1 --mode sequential", "--every: must be at least 0"),
+    ("keval", KEVAL + " --turn-size 0 --mode sequential", "--turn-size: must be at least 1"),
+    ("keval", KEVAL + " --turn-size 4 --mode batch", "--turn-size is for --mode sequential"),
     ("keval", KEVAL + " --device bogus", "unknown device 'bogus'"),
     ("keval", KEVAL + " --device cuda", "no CUDA device"),
     ("keval", KEVAL + " --mode singel", "did you mean 'single'"),

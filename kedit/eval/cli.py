@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--weights", help="ranking weights, e.g. portability=2,locality=1 (keys left out keep weight 1)")
     r.add_argument("--batch-size", type=positive_int, default=10, help="edits per batch in batch mode")
     r.add_argument("--every", type=non_negative_int, default=0, help="sequential: score every K edits (0: about ten points)")
+    r.add_argument("--turn-size", type=positive_int, default=1, help="sequential: edits written together in each turn (default 1)")
     r.add_argument("--hparam", action="append", default=[], metavar="EDITOR.KEY=VALUE", help="override a hyper-parameter (repeatable)")
     r.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     r.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's)")
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 model=args.model, bench=args.bench, fmt=args.fmt,
                 editors=[e.strip() for e in str(args.editors).split(",") if e.strip()],
                 mode=args.mode, out=args.out, limit=args.limit, weights=args.weights,
-                batch_size=args.batch_size, every=args.every, hparams=hparams,
+                batch_size=args.batch_size, every=args.every, turn_size=args.turn_size, hparams=hparams,
                 device=args.device, generate=not args.no_generate, progress=not quiet,
                 closure=args.closure, closure_depth=args.closure_depth, kg=args.kg, closure_batch=args.closure_batch,
                 closure_phrasing=args.closure_phrasing,

@@ -255,11 +255,12 @@ def unedited_decay(ctx: Context, editor: str, cases: Sequence[EditCase]) -> list
 
 
 def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, every: int,
-                   decay_sink: DecaySink) -> None:
-    """Edits accumulate without rollback. After every ``every`` edits the edits so far and their
-    locality probes are scored (the decay curve). In-context editors are re-edited with all requests
-    so far (their state is the prompt). A case whose edit fails is recorded failed and left out of
-    the sequence. The final state is scored on every split, then undone."""
+                   decay_sink: DecaySink, turn_size: int = 1) -> None:
+    """Edits accumulate without rollback, ``turn_size`` cases per turn (one edit call for an editor
+    that batches). After every ``every`` edits the edits so far and their locality probes are scored
+    (the decay curve). In-context editors are re-edited with all requests so far (their state is the
+    prompt). A turn whose edit fails is recorded failed for each of its cases and left out of the
+    sequence. The final state is scored on every split, then undone."""
     guard = _Guard(ctx, editor.name)
     for point in unedited_decay(ctx, editor.name, cases):  # the curve starts at 0 edits: the unedited model
         decay_sink(point)
@@ -271,28 +272,36 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     sizes: dict[str, int | None] = {}
     times: dict[str, float] = {}
     failed: dict[str, str] = {}
+    turns = [cases[i:i + turn_size] for i in range(0, len(cases), turn_size)]
+    n = 0
     try:
-        for n, case in enumerate(tqdm(cases, desc=f"{editor.name} sequential", unit="edit", disable=not ctx.progress), 1):
+        for turn in tqdm(turns, desc=f"{editor.name} sequential", unit="turn" if turn_size > 1 else "edit",
+                         disable=not ctx.progress):
             before = None if editor.in_context else checksum(ctx.model)  # the state a failed edit must leave
+            ids = [c.case_id for c in turn]
             try:
-                w = edit_requests(ctx, [case])
+                w = edit_requests(ctx, turn)
                 if editor.in_context:
                     new = [timed_edit(editor, ctx.model, ctx.tok, requests + w.requests, hp)]
                 else:
                     new = apply_edits(editor, ctx, w.requests, hp)
             except BaseException as e:
-                failed[case.case_id] = guard.case_failed(e, [case.case_id], before)
+                err = guard.case_failed(e, ids, before)
+                failed.update({cid: err for cid in ids})
                 new = None
             if new is not None:
                 results = new if editor.in_context else results + new
-                applied.append(case)
+                applied += turn
                 requests += w.requests
                 written |= w.prompts
-                for k, ids in w.edited.items():
-                    edited.setdefault(k, set()).update(ids)
-                sizes[case.case_id] = w.sizes[case.case_id]
-                times[case.case_id] = sum(r.seconds for r in new) if not editor.in_context else new[-1].seconds
-            if applied and (n % every == 0 or n == len(cases)):
+                for k, edited_by in w.edited.items():
+                    edited.setdefault(k, set()).update(edited_by)
+                seconds = sum(r.seconds for r in new) if not editor.in_context else new[-1].seconds
+                for c in turn:
+                    sizes[c.case_id] = w.sizes[c.case_id]
+                    times[c.case_id] = seconds / len(turn)
+            n += len(turn)
+            if applied and (n // every > (n - len(turn)) // every or n == len(cases)):
                 per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS, written, edited)
                 for split in sorted(DECAY_SPLITS):
                     metric = primary_metric(split)

@@ -49,6 +49,7 @@ class RunConfig:
     weights: str | None = None
     batch_size: int = 10
     every: int = 0  # sequential: score every k edits (0: about ten points)
+    turn_size: int = 1  # sequential: edits applied in one edit call (a turn)
     hparams: dict[str, dict[str, str]] = field(default_factory=dict)
     device: str = "cpu"
     generate: bool = True
@@ -108,7 +109,8 @@ CLOSURES = ("none", "kg")
 
 def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapping[str, Any]] | None,
                    weights: str | None, batch_size: int = 10, every: int = 0, closure: str | None = None,
-                   closure_depth: int = 1, closure_batch: int = 0, closure_phrasing: str = "paraphrase") -> None:
+                   closure_depth: int = 1, closure_batch: int = 0, closure_phrasing: str = "paraphrase",
+                   turn_size: int = 1) -> None:
     """Everything that can be checked before a model is loaded or a file is written."""
     if mode not in MODES:
         raise UnknownNameError("mode", mode, MODES)
@@ -124,6 +126,11 @@ def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapp
         raise KeditError(f"--batch-size must be at least 1, got {batch_size}")
     if every < 0:
         raise KeditError(f"--every must be 0 (about ten points) or more, got {every}")
+    if turn_size < 1:
+        raise KeditError(f"--turn-size must be at least 1, got {turn_size}")
+    if turn_size > 1 and mode != "sequential":
+        raise KeditError(f"--turn-size is for --mode sequential (turns of edits without rollback); in {mode} mode "
+                         "use --batch-size for edits written together")
     for name in editors:  # unknown editors and hyper-parameters fail before any model is loaded
         load_hparams(EDITORS.get(name).hparams_cls, name, None, (hparams or {}).get(name))
     for name in hparams or {}:
@@ -133,7 +140,8 @@ def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapp
 
 
 # fields that must match for a folder to be resumed
-_RESUME_KEYS = ("model", "bench_sha256", "mode", "limit", "batch_size", "every", "hparams", "generate", "closure")
+_RESUME_KEYS = ("model", "bench_sha256", "mode", "limit", "batch_size", "every", "turn_size", "hparams", "generate",
+                "closure")
 
 
 def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Sequence[str], mode: str = "single", *,
@@ -141,7 +149,7 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
              generate: bool = True, weights: str | None = None, out: str | Path | None = None,
              fingerprint: str | None = None, progress: bool = True, config: Mapping[str, Any] | None = None,
              closure: str | None = None, closure_depth: int = 1, kg: str | Path | None = None,
-             closure_batch: int = 0, closure_phrasing: str = "paraphrase") -> Report:
+             closure_batch: int = 0, closure_phrasing: str = "paraphrase", turn_size: int = 1) -> Report:
     """Run each editor on ``cases`` in ``mode`` and score every probe against the unedited model.
 
     ``hparams``: per-editor overrides ({"rome": {"layer": 5}}); ``out``: a run folder to write (and
@@ -154,9 +162,12 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     bundled one) up to ``closure_depth`` hops, each in its relation's first paraphrase or its template
     (``closure_phrasing``; ``kedit.closure``), at most ``closure_batch`` requests per edit call (0: all
     at once); probes a closure wrote are counted apart (``n_written``).
+
+    ``turn_size`` (sequential mode): edits written together in one edit call per turn (a lifelong
+    editor's turn, UltraEdit's batch of a turn); an editor that cannot batch writes a turn one by one.
     """
     check_settings(editors, mode, hparams, weights, batch_size, every, closure, closure_depth, closure_batch,
-                   closure_phrasing)
+                   closure_phrasing, turn_size)
     if not cases:
         raise KeditError("no cases to run")
     if fingerprint is None:
@@ -165,7 +176,8 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
         fingerprint = fingerprint_of(model)
     resolved: dict[str, Any] = {
         "schema": RUN_SCHEMA, "kedit": __version__, "editors": list(editors), "mode": mode, "batch_size": batch_size,
-        "every": every, "hparams": {k: dict(v) for k, v in (hparams or {}).items()}, "generate": generate,
+        "every": every, **({"turn_size": turn_size} if turn_size != 1 else {}),
+        "hparams": {k: dict(v) for k, v in (hparams or {}).items()}, "generate": generate,
         "weights": weights, "n_cases": len(cases), "bench_sha256": cases_digest(cases), **(config or {}),
         "closure": None if (closure or "none") == "none" else {"kind": closure, "depth": closure_depth,
                                                                 "kg": str(kg) if kg else None, "batch": closure_batch,
@@ -258,7 +270,7 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
             else:  # a sequence cannot resume half-way: it is run whole, its earlier decay points dropped
                 every = resolved["every"] or max(1, len(cases) // 10)
                 sinks.restart_decay(label)
-                run_sequential(editor, hp, run_ctx, cases, sinks.case, every, sinks.decay)
+                run_sequential(editor, hp, run_ctx, cases, sinks.case, every, sinks.decay, resolved.get("turn_size", 1))
     if out is not None:
         write_outputs(out, resolved.get("weights"))
         return load_report(out, resolved.get("weights"))
@@ -431,7 +443,7 @@ def run(cfg: RunConfig) -> Report:
     """``keval run``: everything is checked before the model loads, and the run folder is created
     only once the settings and the benchmark are valid."""
     check_settings(cfg.editors, cfg.mode, cfg.hparams, cfg.weights, cfg.batch_size, cfg.every, cfg.closure,
-                   cfg.closure_depth, cfg.closure_batch, cfg.closure_phrasing)
+                   cfg.closure_depth, cfg.closure_batch, cfg.closure_phrasing, cfg.turn_size)
     if cfg.kg is not None and not Path(cfg.kg).is_dir():
         raise KeditError(f"--kg {cfg.kg}: no such folder (a KG folder holds relations.jsonl, entities.jsonl, triples.jsonl)")
     if cfg.closure == "kg":  # a broken KG fails before the model loads
@@ -456,4 +468,4 @@ def run(cfg: RunConfig) -> Report:
     return evaluate(lm.model, lm.tokenizer, cases, cfg.editors, cfg.mode, hparams=cfg.hparams, batch_size=cfg.batch_size,
                     every=cfg.every, generate=cfg.generate, weights=cfg.weights, out=cfg.out, fingerprint=lm.fingerprint,
                     progress=cfg.progress, config=config, closure=cfg.closure, closure_depth=cfg.closure_depth, kg=cfg.kg,
-                    closure_batch=cfg.closure_batch, closure_phrasing=cfg.closure_phrasing)
+                    closure_batch=cfg.closure_batch, closure_phrasing=cfg.closure_phrasing, turn_size=cfg.turn_size)

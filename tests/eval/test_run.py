@@ -215,3 +215,28 @@ def test_a_probe_another_case_edits_is_counted_apart_in_batch_and_sequential_mod
         written = {(r.case_id, p.prompt) for r in rep.results for p in r.probes if p.written}
         assert written == (set() if mode == "single" else clash), mode
         assert sum(r.n_written for r in rep.rows if r.metric == "token_acc") == len(written)
+
+
+def test_sequential_turns_write_several_edits_per_call(tiny_kg, bench, tmp_path):
+    """--turn-size 3: the test editor gets three cases per call; the decay curve is still in edits."""
+    ShiftEditor.calls.clear()
+    out = tmp_path / "turns"
+    assert keval("run", "--model", tiny_kg.path, "--bench", bench, "--editors", "test-shift", "--mode", "sequential",
+                 "--turn-size", "3", "--every", "3", "--out", out, "--no-generate") == 0
+    assert [len(c) for c in ShiftEditor.calls] == [3, 3]
+    decay = list(csv.DictReader((out / "decay.csv").open()))
+    assert sorted({int(r["n_edits"]) for r in decay}) == [0, 3, 6]
+    assert json.loads((out / "config.json").read_text())["turn_size"] == 3
+    records = [json.loads(line) for line in (out / "cases.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and not any(r.get("error") for r in records)
+
+
+def test_a_failed_turn_records_each_of_its_cases_and_the_sequence_goes_on(tiny_kg):
+    import kedit
+
+    failing = tiny_kg.cases[4].case_id
+    rep = kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, tiny_kg.cases[:6], editors=["test-shift"], mode="sequential",
+                         turn_size=3, every=3, hparams={"test-shift": {"fail_on": failing}}, progress=False, generate=False)
+    failed = {r.case_id for r in rep.results if r.failed}
+    assert failed == {c.case_id for c in tiny_kg.cases[3:6]}
+    assert all(r.n_edits == 3 for r in rep.results if not r.failed)
