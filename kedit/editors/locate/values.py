@@ -93,7 +93,7 @@ def optimize_residuals_batch(model: nn.Module, tok, *, layer: int, jobs: Sequenc
     device = next(model.parameters()).device
     site_names = list(jobs[0].sites)
     seqs, lookups, row_job = [], [], []
-    rows, cols, gold, tok_job, tok_row = [], [], [], [], []
+    rows, cols, gold, tok_row = [], [], [], []
     kl_rows, kl_cols, n_rw = [], [], []
     for j, job in enumerate(jobs):
         rewrite = [p.format(job.subject) for p in job.prompts]
@@ -109,7 +109,6 @@ def optimize_residuals_batch(model: nn.Module, tok, *, layer: int, jobs: Sequenc
         rows += [base + r for r in r_]
         cols += c_
         gold += list(target_ids) * len(rewrite)
-        tok_job += [j] * len(r_)
         tok_row += [base + r for r in r_]
         kl_rows.append(base + len(rewrite))
         kl_cols.append(len(prompt_ids[-1]) - 1)
@@ -119,7 +118,7 @@ def optimize_residuals_batch(model: nn.Module, tok, *, layer: int, jobs: Sequenc
     as_t = lambda x: torch.tensor(x, device=device)  # noqa: E731
     at = torch.zeros(ids.shape, dtype=torch.bool, device=device)  # where δ enters: each row's lookup token
     at[torch.arange(len(seqs), device=device), as_t(lookups)] = True
-    row_job_t, tok_job_t, tok_row_t, gold_t = as_t(row_job), as_t(tok_job), as_t(tok_row), as_t(gold)
+    row_job_t, tok_row_t, gold_t = as_t(row_job), as_t(tok_row), as_t(gold)
     n_tgt, n_jobs = len(gold), len(jobs)
     tok_per_row = torch.bincount(tok_row_t, minlength=len(seqs)).clamp_min(1).float()
     rows_per_job = as_t(n_rw).float()
