@@ -30,8 +30,7 @@ from ..models.text import head_logprobs
 from .base import EditRequest, register_editor
 from .hparams import HyperParams
 from .lifelong.core import Training, encode_edits, target_nll
-from .lifelong.editor import SideEditor
-from .lifelong.neurons import Neurons, attach_neurons
+from .lifelong.neurons import NeuronEditor, Neurons, attach_neurons
 from .locate.templates import context_templates
 from .locate.values import forward_from_layer, frozen
 
@@ -56,26 +55,15 @@ class CaliNetHyperParams(HyperParams):
 
 
 @register_editor("calinet")
-class CaliNet(SideEditor):
+class CaliNet(NeuronEditor):
     hparams_cls = CaliNetHyperParams
     supports_batch = True  # one calibration memory trained on all the call's facts
+    added = "n_slots"
 
     def attach(self, model: nn.Module, tok, layer: int, hp: CaliNetHyperParams) -> Neurons:
         n = attach_neurons(model, layer)
         n.templates = context_templates(model, tok, length_params=hp.context_template_length_params)
         return n
-
-    def checkpoint(self, n: Neurons) -> int:
-        return len(n)
-
-    def rollback(self, n: Neurons, size: int) -> None:
-        n.truncate(size)
-
-    def empty(self, n: Neurons) -> bool:
-        return not len(n)
-
-    def summary(self, n: Neurons, info: dict[str, Any]) -> dict[str, Any]:
-        return {"added_bytes": info.get("n_slots", 0) * n.bytes_per_neuron(), "slots": len(n)}
 
     def edit_one(self, model, tok, n: Neurons, requests: list[EditRequest], hp: CaliNetHyperParams, layer: int, _cp
                  ) -> dict[str, Any]:

@@ -18,13 +18,11 @@ memory, as IKE's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
-from torch import nn
-
-from .base import EditRequest, EditResult, Editor, register_editor
+from .base import EditRequest, register_editor
 from .rag import RAGHyperParams
-from .retrieval import MemoryEditor, fact_sentence
+from .retrieval import MemoryEditor
 
 
 @dataclass(frozen=True)
@@ -36,18 +34,8 @@ class MemPromptHyperParams(RAGHyperParams):
 
 
 @register_editor("memprompt")
-class MemPrompt(MemoryEditor, Editor):
+class MemPrompt(MemoryEditor):
     hparams_cls = MemPromptHyperParams
-    supports_batch = True
-    in_context = True
 
     def key(self, r: EditRequest) -> str:
-        return r.prompt
-
-    def line(self, r: EditRequest) -> str:
-        return fact_sentence(r) + "\n"
-
-    def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp: MemPromptHyperParams) -> EditResult:
-        wrap, retrieved = self.memory_wrap(requests, hp)
-        return EditResult(self.name, list(requests), wrap=wrap, info={"memory": len(requests), "k": hp.k,
-                                                                        "min_similarity": hp.min_similarity})
+        return r.prompt  # the question pattern; the feedback written is the corrected fact (MemoryEditor.line)

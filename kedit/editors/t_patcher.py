@@ -36,8 +36,7 @@ from ..models.text import head_logprobs
 from .base import EditRequest, register_editor
 from .hparams import HyperParams
 from .lifelong.core import Training, encode_edits, out_of_scope_texts, target_nll
-from .lifelong.editor import SideEditor
-from .lifelong.neurons import Neurons, attach_neurons, ffn_inputs
+from .lifelong.neurons import NeuronEditor, Neurons, attach_neurons, ffn_inputs
 from .locate.values import forward_from_layer, frozen
 
 
@@ -67,20 +66,8 @@ class TPatcherHyperParams(HyperParams):
 
 
 @register_editor("t-patcher")
-class TPatcher(SideEditor):
+class TPatcher(NeuronEditor):
     hparams_cls = TPatcherHyperParams
-
-    def checkpoint(self, p: Neurons) -> int:
-        return len(p)
-
-    def rollback(self, p: Neurons, n: int) -> None:
-        p.truncate(n)
-
-    def empty(self, p: Neurons) -> bool:
-        return not len(p)
-
-    def summary(self, p: Neurons, info: dict[str, Any]) -> dict[str, Any]:
-        return {"added_bytes": info.get("n_neurons", 0) * p.bytes_per_neuron(), "patches": len(p)}
 
     def attach(self, model: nn.Module, tok, layer: int, hp: TPatcherHyperParams) -> Neurons:
         p = attach_neurons(model, layer)

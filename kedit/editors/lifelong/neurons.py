@@ -5,7 +5,8 @@
 ``Neurons`` holds K (n, d), b (n,) and V (n, d_out) of one block, two hooks (one keeps the input
 of ``mlp_in``, one adds the neurons' output to ``mlp_out``'s), and, while an edit trains, the new
 neurons as trainable tensors appended to the frozen ones. ``attach_neurons`` installs it;
-``train_new`` trains a block of new neurons on a loss and keeps them.
+``train_new`` trains a block of new neurons on a loss and keeps them; ``NeuronEditor`` is the
+editors' base (checkpoint, rollback and summary by neuron count).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ...models.roles import module_at, path_of
 from ...models.text import encode_prompts, pad_batch, pad_id
 from ..nethook import Trace
 from .core import Hooks, Training, train
+from .editor import SideEditor
 
 
 @dataclass
@@ -96,3 +98,25 @@ def ffn_inputs(model: nn.Module, tok, layer: int, texts: list[str]) -> torch.Ten
     with Trace(model, path_of(model, "mlp_in", layer), stop=True) as tr:
         model(input_ids=ids.to(device), attention_mask=mask.to(device))
     return tr.input[mask.to(device).bool()].float()
+
+
+class NeuronEditor(SideEditor):
+    """A ``SideEditor`` whose state is ``Neurons`` beside one FFN: a call's checkpoint is the neuron
+    count, its rollback cuts back to it. ``added`` names the info counter of the call's new neurons."""
+
+    added: str = "n_neurons"
+
+    def attach(self, model: nn.Module, tok, layer: int, hp) -> Neurons:
+        return attach_neurons(model, layer)
+
+    def checkpoint(self, n: Neurons) -> int:
+        return len(n)
+
+    def rollback(self, n: Neurons, size: int) -> None:
+        n.truncate(size)
+
+    def empty(self, n: Neurons) -> bool:
+        return not len(n)
+
+    def summary(self, n: Neurons, info: dict[str, Any]) -> dict[str, Any]:
+        return {"added_bytes": info.get(self.added, 0) * n.bytes_per_neuron(), "neurons_total": len(n)}
