@@ -67,6 +67,18 @@ class ParamSnapshot:
     def names(self) -> list[str]:
         return list(self._saved)
 
+    def drop(self, names: Iterable[str]) -> None:
+        """Forget the saved copies of ``names``. For edits that are only ever undone all together, in
+        reverse (a sequence), an earlier edit's copy of a tensor is the one that matters: a later
+        edit can drop its own, and the model still comes back bitwise (its memory stays one copy)."""
+        for n in names:
+            self._saved.pop(n, None)
+            self._params.pop(n, None)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self._saved.values())
+
     def original(self, name: str) -> torch.Tensor:
         """The saved copy of a parameter as it was before the edit (read-only by convention)."""
         return self._saved[name]

@@ -257,8 +257,9 @@ def unedited_decay(ctx: Context, editor: str, cases: Sequence[EditCase]) -> list
 def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, every: int,
                    decay_sink: DecaySink, turn_size: int = 1) -> None:
     """Edits accumulate without rollback, ``turn_size`` cases per turn (one edit call for an editor
-    that batches). After every ``every`` edits the edits so far and their locality probes are scored
-    (the decay curve). In-context editors are re-edited with all requests so far (their state is the
+    that batches). Each tensor is kept once, by the first edit that changed it (later edits drop
+    their copies, since the sequence is only undone whole). After every ``every`` edits the edits so
+    far and their locality probes are scored (the decay curve). In-context editors are re-edited with all requests so far (their state is the
     prompt). A turn whose edit fails is recorded failed for each of its cases and left out of the
     sequence. The final state is scored on every split, then undone."""
     guard = _Guard(ctx, editor.name)
@@ -273,6 +274,7 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     times: dict[str, float] = {}
     failed: dict[str, str] = {}
     turns = [cases[i:i + turn_size] for i in range(0, len(cases), turn_size)]
+    saved: set[str] = set()  # tensors an earlier edit of the sequence already keeps a copy of
     n = 0
     try:
         for turn in tqdm(turns, desc=f"{editor.name} sequential", unit="turn" if turn_size > 1 else "edit",
@@ -290,6 +292,10 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
                 failed.update({cid: err for cid in ids})
                 new = None
             if new is not None:
+                for r in ([] if editor.in_context else new):  # the sequence is undone whole: one copy per tensor
+                    if r.snapshot is not None:
+                        r.snapshot.drop(saved & set(r.snapshot.names))
+                        saved |= set(r.snapshot.names)
                 results = new if editor.in_context else results + new
                 applied += turn
                 requests += w.requests

@@ -12,7 +12,7 @@ from kedit.eval.cli import main
 from kedit.eval.report import COLUMNS
 from kedit.models import module_at
 from kedit.records import write_jsonl
-from tests.fixtures.hparams import hparam_args
+from tests.fixtures.hparams import TINY_OVERRIDES, hparam_args
 
 
 @dataclass(frozen=True)
@@ -240,3 +240,26 @@ def test_a_failed_turn_records_each_of_its_cases_and_the_sequence_goes_on(tiny_k
     failed = {r.case_id for r in rep.results if r.failed}
     assert failed == {c.case_id for c in tiny_kg.cases[3:6]}
     assert all(r.n_edits == 3 for r in rep.results if not r.failed)
+
+
+def test_a_sequence_keeps_one_copy_of_each_tensor_and_still_restores_bitwise(tiny_kg):
+    """Ten FT-L edits of the same weight: one saved copy, not ten; the model comes back bit for bit."""
+    import kedit
+    from kedit.editors.base import ParamSnapshot
+
+    model = tiny_kg.model
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    real_init = ParamSnapshot.__init__
+
+    def spy(self, *a, **kw):
+        real_init(self, *a, **kw)
+        spy.snaps.append(self)
+    spy.snaps = []
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ParamSnapshot, "__init__", spy)
+        kedit.evaluate(model, tiny_kg.tokenizer, tiny_kg.cases[:10], editors=["ft-l"], mode="sequential", every=10,
+                       hparams={"ft-l": TINY_OVERRIDES["ft-l"]}, progress=False, generate=False)
+    sizes = [s.nbytes for s in spy.snaps]
+    assert len(sizes) == 10 and sizes[0] > 0 and sum(sizes[1:]) == 0  # the first edit's copy is the only one
+    assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
