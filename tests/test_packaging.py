@@ -78,7 +78,7 @@ def test_wheel_installs_the_bundled_data(tmp_path, wheel):
     code = ("from kedit.settings import data_root; from kedit.records import read_jsonl; r = data_root(); "
             "print(r); print(len(read_jsonl(r / 'kg' / 'seeds.jsonl'))); "
             "print(all((r / p).is_file() for p in ('prices.json', 'prompts/generate.v1.md', 'commonsense/items.jsonl', "
-            "'ike/demos.jsonl', 'demo/bench.jsonl', 'kg/triples.jsonl')))")
+            "'ike/demos.jsonl', 'demo/bench.jsonl', 'kg/triples.jsonl', 'prompts/mello.v1.txt')))")
     out = run(py, "-c", code, cwd=tmp_path).split()
     assert Path(out[0]) == tmp_path / "v" / "share" / "kedit" / "data"
     assert int(out[1]) == len(read_seeds()) and out[2] == "True"

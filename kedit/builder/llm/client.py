@@ -188,11 +188,16 @@ class ChatClient:
             self.counters.requests += 1
         return self._client.chat.completions.create(**kwargs)
 
-    def _with_retries(self, **kwargs: Any):
+    def _send_text(self, **kwargs: Any):
+        with self._lock:
+            self.counters.requests += 1
+        return self._client.completions.create(**kwargs)
+
+    def _with_retries(self, send=None, **kwargs: Any):
         t = self._tenacity
         retrying = t.Retrying(stop=t.stop_after_attempt(self.max_retries + 1), wait=self._wait,
                               retry=t.retry_if_exception(_transient), before_sleep=self._before_sleep, reraise=True)
-        return retrying(self._send, **kwargs)
+        return retrying(send or self._send, **kwargs)
 
     def _as_kedit_error(self, e: BaseException) -> KeditError:
         return KeditError(self.redact(self._error_message(e)))
@@ -265,3 +270,25 @@ class ChatClient:
             prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=int(usage.get("completion_tokens") or 0),
             finish_reason=choice.finish_reason if choice else None,
             refusal=getattr(choice.message, "refusal", None) if choice else None, usage=usage, seconds=seconds)
+
+    def continue_text(self, prompt: str, *, stop: list[str] | None = None, max_tokens: int = 64,
+                      temperature: float = 0.0) -> Reply:
+        """A plain-text continuation of ``prompt`` (the completions endpoint, with the same retries and
+        counters as ``complete``): for prompting loops that write into a transcript (MeLLo)."""
+        openai = _openai()
+        t0 = time.perf_counter()
+        try:
+            resp = self._with_retries(self._send_text, model=self.model, prompt=prompt, max_tokens=max_tokens,
+                                      temperature=temperature, stop=stop or None)
+        except openai.APIError as e:
+            raise self._as_kedit_error(e) from None
+        with self._lock:
+            self.counters.calls += 1
+        choice = resp.choices[0] if resp.choices else None
+        usage = resp.usage.model_dump(exclude_none=True) if resp.usage is not None else {}
+        return Reply(content=choice.text if choice else None, mode="text",
+                     prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                     completion_tokens=int(usage.get("completion_tokens") or 0),
+                     finish_reason=choice.finish_reason if choice else None, refusal=None, usage=usage,
+                     seconds=time.perf_counter() - t0)
+
