@@ -25,6 +25,7 @@ capital of France is" measures nothing once another case of the run has edited e
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
@@ -150,12 +151,23 @@ def restore_all(results: Sequence[EditResult]) -> None:
 
 
 def combined_wrap(results: Sequence[EditResult]):
-    wraps = [r.wrap for r in results if r.wrap is not None]
-    if not wraps:
+    """The one prompt-rewriting function of ``results`` (None if there is none), timed: an in-context
+    editor pays at question time, so its result's info counts ``wrap_seconds`` and ``wrapped_prompts``."""
+    owners = [r for r in results if r.wrap is not None]
+    if not owners:
         return None
-    if len(wraps) > 1:
+    if len(owners) > 1:
         raise KeditError("several prompt-rewriting edit results cannot be combined; edit all requests in one call")
-    return wraps[0]
+    owner = owners[0]
+
+    def timed_wrap(prompts: Sequence[str]) -> list[str]:
+        t0 = time.perf_counter()
+        out = owner.wrap(prompts)
+        owner.info["wrap_seconds"] = owner.info.get("wrap_seconds", 0.0) + time.perf_counter() - t0
+        owner.info["wrapped_prompts"] = owner.info.get("wrapped_prompts", 0) + len(prompts)
+        return out
+
+    return timed_wrap
 
 
 def _result(editor: str, mode: str, case: EditCase, results: Sequence[EditResult], shared_by: int,

@@ -67,6 +67,8 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
             eff[em]["peak_memory_mb"].append(r.peak_memory_bytes / 2**20)
         if r.closure_size is not None:
             eff[em]["closure_facts_per_edit"].append(r.closure_size)
+        if r.edit_info.get("wrapped_prompts"):  # an in-context editor's cost at question time
+            eff[em]["seconds_per_probe"].append(r.edit_info["wrap_seconds"] / r.edit_info["wrapped_prompts"])
         for p in r.probes:
             if not p.executed:
                 not_exec[em + (p.split,)] += 1
@@ -89,6 +91,8 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
     for (ed, mode), d in sorted(eff.items()):
         if d["seconds_per_edit"]:
             rows.append(_eff(ed, mode, "seconds_per_edit", statistics.median(d["seconds_per_edit"]), len(d["seconds_per_edit"])))
+        if d["seconds_per_probe"]:
+            rows.append(_eff(ed, mode, "seconds_per_probe", statistics.median(d["seconds_per_probe"]), len(d["seconds_per_probe"])))
         if d["peak_memory_mb"]:
             rows.append(_eff(ed, mode, "peak_memory_mb", max(d["peak_memory_mb"]), len(d["peak_memory_mb"])))
         if d["closure_facts_per_edit"]:

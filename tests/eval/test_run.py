@@ -263,3 +263,15 @@ def test_a_sequence_keeps_one_copy_of_each_tensor_and_still_restores_bitwise(tin
     sizes = [s.nbytes for s in spy.snaps]
     assert len(sizes) == 10 and sizes[0] > 0 and sum(sizes[1:]) == 0  # the first edit's copy is the only one
     assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
+
+
+def test_an_in_context_editor_reports_its_seconds_per_probe(tiny_kg):
+    """Prompt editors pay at question time: the rewrite of the prompts is timed per probe."""
+    import kedit
+
+    rep = kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, tiny_kg.cases[:2], editors=["rag", "test-shift"], mode="single",
+                         progress=False, generate=False)
+    eff = {(r.editor, r.metric): r for r in rep.rows if r.split == "efficiency"}
+    assert eff[("rag", "seconds_per_probe")].value > 0 and eff[("rag", "seconds_per_probe")].n_executed == 2
+    assert ("test-shift", "seconds_per_probe") not in eff
+    assert all(r.edit_info["wrapped_prompts"] == sum(p.executed for p in r.probes) for r in rep.results if r.editor == "rag")
