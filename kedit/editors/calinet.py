@@ -61,8 +61,9 @@ class CaliNet(NeuronEditor):
     added = "n_slots"
 
     def attach(self, model: nn.Module, tok, layer: int, hp: CaliNetHyperParams) -> Neurons:
+        templates = context_templates(model, tok, length_params=hp.context_template_length_params)  # before any hook
         n = attach_neurons(model, layer)
-        n.templates = context_templates(model, tok, length_params=hp.context_template_length_params)
+        n.templates = templates
         return n
 
     def edit_one(self, model, tok, n: Neurons, requests: list[EditRequest], hp: CaliNetHyperParams, layer: int, _cp

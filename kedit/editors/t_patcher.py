@@ -70,8 +70,9 @@ class TPatcher(NeuronEditor):
     hparams_cls = TPatcherHyperParams
 
     def attach(self, model: nn.Module, tok, layer: int, hp: TPatcherHyperParams) -> Neurons:
+        memory = ffn_inputs(model, tok, layer, out_of_scope_texts(hp.memory_texts, seed=1))  # before any hook
         p = attach_neurons(model, layer)
-        p.memory = ffn_inputs(model, tok, layer, out_of_scope_texts(hp.memory_texts, seed=1))
+        p.memory = memory
         return p
 
     def edit_one(self, model, tok, p: Neurons, r: EditRequest, hp: TPatcherHyperParams, layer: int, _cp) -> dict[str, Any]:
