@@ -271,9 +271,10 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     """Edits accumulate without rollback, ``turn_size`` cases per turn (one edit call for an editor
     that batches). Each tensor is kept once, by the first edit that changed it (later edits drop
     their copies, since the sequence is only undone whole). After every ``every`` edits the edits so
-    far and their locality probes are scored (the decay curve). In-context editors are re-edited with all requests so far (their state is the
-    prompt). A turn whose edit fails is recorded failed for each of its cases and left out of the
-    sequence. The final state is scored on every split, then undone."""
+    far and their locality probes are scored (the decay curve). In-context editors are re-edited with
+    all requests so far (their state is the prompt). A turn whose edit fails is recorded failed for
+    each of its cases and left out of the sequence. The final state is scored on every split, then
+    undone."""
     guard = _Guard(ctx, editor.name)
     for point in unedited_decay(ctx, editor.name, cases):  # the curve starts at 0 edits: the unedited model
         decay_sink(point)
