@@ -1,9 +1,9 @@
 """Editing methods, one module each, registered by name; shared math lives in its own modules."""
 
-from .base import EDITORS, EditRequest, EditResult, Editor, ParamSnapshot, register_editor, timed_edit
+from .base import EDITORS, EditRequest, EditResult, Editor, ParamSnapshot, PromptFailure, register_editor, timed_edit
 from .hparams import load_hparams
 
 # registering imports: each module adds its editor to EDITORS
 from . import alphaedit, calinet, emmet, ft_l, grace, ike, kn, mello, memit, memprompt, pmet, rag, rome, t_patcher, ultraedit, wise  # noqa: E402,F401
 
-__all__ = ["EDITORS", "EditRequest", "EditResult", "Editor", "ParamSnapshot", "register_editor", "timed_edit", "load_hparams"]
+__all__ = ["EDITORS", "EditRequest", "EditResult", "Editor", "ParamSnapshot", "PromptFailure", "register_editor", "timed_edit", "load_hparams"]

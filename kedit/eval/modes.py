@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..closure import ClosureFact, normalize_prompt, written_prompts
-from ..editors.base import EditRequest, EditResult, Editor, timed_edit
+from ..editors.base import EditRequest, EditResult, Editor, PromptFailure, timed_edit
 from ..errors import KeditError, RunError
 from ..records import EditCase
 from .asking import ask
@@ -109,7 +109,13 @@ def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[
     prompts = [p.prompt for p in todo]
     if wrap is not None:
         prompts = wrap(prompts)
-    answers = ask(ctx.model, ctx.tok, todo, prompts, generate=ctx.generate)
+        for (cid, i), probe, q in zip(keys, todo, prompts):  # a probe the editor could not rewrite fails alone
+            if isinstance(q, PromptFailure):
+                out[cid].append(ProbeResult(i, probe.split, probe.expect, executed=False, prompt=probe.prompt,
+                                            answers=probe.answers, error=str(q)))
+        ok = [j for j, q in enumerate(prompts) if not isinstance(q, PromptFailure)]
+        keys, todo, prompts = [keys[j] for j in ok], [todo[j] for j in ok], [prompts[j] for j in ok]
+    answers = ask(ctx.model, ctx.tok, todo, prompts, generate=ctx.generate) if todo else []
     for (cid, i), probe, post in zip(keys, todo, answers):
         metrics = probe_values(probe, post, ctx.baseline.answers[(cid, i)])
         key = normalize_prompt(probe.prompt)

@@ -70,6 +70,9 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
         if r.edit_info.get("wrapped_prompts"):  # an in-context editor's cost at question time
             eff[em]["seconds_per_probe"].append(r.edit_info["wrap_seconds"] / r.edit_info["wrapped_prompts"])
         for p in r.probes:
+            if p.error is not None:  # the editor could not put it to the model: a failure, not a "not executed"
+                eff[em]["failed_probes"].append(1)
+                continue
             if not p.executed:
                 not_exec[em + (p.split,)] += 1
                 continue
@@ -102,6 +105,9 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
     for ed, secs in sorted((precompute or {}).items()):
         for mode in sorted({m for e, m in eff if e == ed}):
             rows.append(_eff(ed, mode, "precompute_seconds", secs, 1))
+    for (ed, mode), d in sorted(eff.items()):
+        if d["failed_probes"]:
+            rows.append(_eff(ed, mode, "n_failed_probes", len(d["failed_probes"]), len(d["failed_probes"])))
     for (ed, mode), n in sorted(errors.items()):
         rows.append(_eff(ed, mode, "n_failed", n, n))
     return rows

@@ -39,6 +39,7 @@ class ProbeResult:
     prompt: str | None = None  # the probe's question, and its gold answer(s): why a probe failed can be read off
     answers: tuple[str, ...] = ()
     written: bool = False  # its prompt was written by an edit of the run (a closure, another case): scored, not counted
+    error: str | None = None  # the editor could not put this probe to the model (the reason); not scored
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "split": self.split, "expect": self.expect, "executed": self.executed}
@@ -50,6 +51,8 @@ class ProbeResult:
             d["generated"] = self.generated
         if self.written:
             d["written"] = True
+        if self.error is not None:
+            d["error"] = self.error
         return d
 
     @classmethod
@@ -57,7 +60,7 @@ class ProbeResult:
         return cls(index=int(d["index"]), split=d["split"], expect=d["expect"], executed=bool(d["executed"]),
                    metrics={m: MetricValue(v["post"], v.get("pre")) for m, v in (d.get("metrics") or {}).items()},
                    generated=d.get("generated"), prompt=d.get("prompt"), answers=tuple(d.get("answers") or ()),
-                   written=bool(d.get("written", False)))
+                   written=bool(d.get("written", False)), error=d.get("error"))
 
 
 @dataclass(frozen=True)

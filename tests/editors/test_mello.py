@@ -63,3 +63,22 @@ def test_the_loop_against_the_real_llama_server(llama_server_url, tiny_kg):
 def test_bad_hyper_parameters_are_refused():
     with pytest.raises(KeditError, match="mello"):
         load_hparams(EDITORS.get("mello").hparams_cls, "mello", None, {"max_hops": 0})
+
+
+def test_an_endpoint_that_stays_down_fails_each_probe_with_the_reason_and_the_run_goes_on(tiny_kg):
+    import socket
+
+    import kedit
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rep = kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, tiny_kg.cases[:1], editors=["mello"], mode="single",
+                         hparams={"mello": {"base_url": f"http://127.0.0.1:{port}/v1", "max_retries": 0}},
+                         progress=False, generate=False)
+    (case,) = rep.results
+    assert not case.failed and case.probes
+    executed = [p for p in case.probes if p.error is None and p.executed]
+    assert not executed and all("127.0.0.1" in p.error for p in case.probes if p.error)
+    eff = {r.metric: r.value for r in rep.rows if r.split == "efficiency"}
+    assert eff["n_failed_probes"] == sum(p.error is not None for p in case.probes) > 0
