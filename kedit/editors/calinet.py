@@ -26,10 +26,9 @@ import torch
 from torch import nn
 
 from ..errors import KeditError
-from ..models.text import head_logprobs
 from .base import EditRequest, register_editor
 from .hparams import HyperParams
-from .lifelong.core import Training, encode_edits, target_nll
+from .lifelong.core import Training, encode_edits, target_nll_and_hit
 from .lifelong.neurons import NeuronEditor, Neurons, attach_neurons
 from .locate.templates import context_templates
 from .locate.values import forward_from_layer, frozen
@@ -79,9 +78,7 @@ class CaliNet(NeuronEditor):
         v = torch.zeros(hp.slots, n.values.shape[1], device=device)
         with frozen(model), forward_from_layer(model, layer, {}, rows.ids, rows.mask) as forward:
             def loss_fn():
-                hid = forward()
-                with torch.no_grad():
-                    done = bool((head_logprobs(model, hid, rows.rows, rows.cols).argmax(-1) == rows.gold).all())
-                return torch.tensor(0.0 if done else 1.0), target_nll(model, hid, rows)
+                nll, done = target_nll_and_hit(model, forward(), rows)
+                return torch.tensor(0.0 if done else 1.0), nll
             got = n.train_new(k, b, v, loss_fn, Training(hp.steps, hp.lr, stop_loss=0.5), who)
         return {"n_slots": hp.slots, "steps": got["steps"], "held": got["loss_end"] < 0.5}

@@ -35,7 +35,7 @@ from ..errors import KeditError
 from ..models.text import head_logprobs
 from .base import EditRequest, register_editor
 from .hparams import HyperParams
-from .lifelong.core import Training, encode_edits, out_of_scope_texts, target_nll
+from .lifelong.core import Training, encode_edits, out_of_scope_texts, target_nll_and_hit
 from .lifelong.neurons import NeuronEditor, Neurons, attach_neurons, ffn_inputs
 from .locate.values import forward_from_layer, frozen
 
@@ -97,13 +97,11 @@ class TPatcher(NeuronEditor):
         with frozen(model), forward_from_layer(model, layer, {}, rows.ids, rows.mask) as forward:
             def loss_fn():
                 hid = forward()
-                edit = target_nll(model, hid, rows)
+                edit, done = target_nll_and_hit(model, hid, rows)
                 a_edit = (q * k).sum(1) + b  # (n,) each neuron on its own query
                 a_mem = p.memory @ k.T + b  # (M, n)
                 act = top_exp(hp.act_margin - a_edit, 5)
                 mem = top_exp(a_mem - a_edit + hp.margin1, hp.top_memory) + top_exp(a_mem - hp.margin2, hp.top_memory)
-                with torch.no_grad():
-                    done = bool((head_logprobs(model, hid, rows.rows, rows.cols).argmax(-1) == rows.gold).all())
                 return torch.tensor(0.0 if done else 1.0), edit + hp.alc * act + hp.mlc * mem
             got = p.train_new(k, b, v, loss_fn, Training(hp.steps, hp.lr, stop_loss=0.5), who)
         return {"n_neurons": n, "steps": got["steps"], "held": got["loss_end"] < 0.5}

@@ -59,11 +59,17 @@ def encode_edits(tok, prompts: Sequence[str], targets: Sequence[str], device: to
 
 def target_nll(model: nn.Module, hidden: torch.Tensor, rows: EditRows) -> torch.Tensor:
     """Mean over rows of the mean per-token −log P(target | prompt) (``hidden``: final hidden states)."""
+    return target_nll_and_hit(model, hidden, rows)[0]
+
+
+def target_nll_and_hit(model: nn.Module, hidden: torch.Tensor, rows: EditRows) -> tuple[torch.Tensor, bool]:
+    """``target_nll`` and whether every target token is the argmax, from one pass of the LM head."""
     logp = head_logprobs(model, hidden, rows.rows, rows.cols)  # (n, vocab)
+    hit = bool((logp.detach().argmax(-1) == rows.gold).all())
     nll = -logp.gather(1, rows.gold[:, None])[:, 0]  # (n,)
     per_row = torch.zeros(rows.size, dtype=nll.dtype, device=nll.device).index_add(0, rows.rows, nll)
     counts = torch.bincount(rows.rows, minlength=rows.size).to(nll.dtype)
-    return (per_row / counts).mean()
+    return (per_row / counts).mean(), hit
 
 
 @dataclass(frozen=True)
