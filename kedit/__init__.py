@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 _API = {
     **dict.fromkeys(["load_model", "read_cases", "write_jsonl", "edit", "evaluate", "load_report", "merge_reports", "generate",
                      "filter_cases", "export_dataset", "Report", "EditResult", "GenerateResult", "FilterResult",
-                     "LoadedModel"], "kedit.api"),
+                     "LoadedModel", "train", "TrainResult"], "kedit.api"),
     "EDITORS": "kedit.editors",
     "FORMATS": "kedit.records",
     "BACKENDS": "kedit.builder",

@@ -7,6 +7,7 @@
     report = kedit.evaluate(model, tok, cases[:5], editors=["rome", "ft-l"], mode="single")
     report.to_pandas()                                           # the long-form summary
     generated = kedit.generate(cases, backend="kg")              # GenerateResult
+    trained = kedit.train(model, tok, "mend", "train.jsonl", out="artifacts/mend")   # TrainResult
     kept = kedit.filter_cases(generated.cases, model=model, tok=tok)   # FilterResult
 
 Every function returns a typed result and logs through ``logging`` (``logging.getLogger("kedit")``);
@@ -21,6 +22,7 @@ from typing import Any, Mapping, Sequence
 from .builder.filtering import FilterResult, filter_cases
 from .builder.generate import GenerateResult, generate
 from .editors import EDITORS, EditRequest, EditResult, Editor, load_hparams, timed_edit
+from .editors.trained.trainer import TrainResult
 from .errors import KeditError
 from .eval.modes import request_of
 from .eval.run import Report, evaluate, load_report, merge_reports
@@ -28,7 +30,7 @@ from .models import LoadedModel, load_model
 from .records import EditCase, read_cases, write_jsonl
 
 __all__ = ["load_model", "read_cases", "write_jsonl", "edit", "evaluate", "load_report", "merge_reports", "generate",
-           "filter_cases",
+           "filter_cases", "train", "TrainResult",
            "export_dataset", "Report", "EditResult", "GenerateResult", "FilterResult", "LoadedModel"]
 
 # one instance per editor name: editors keep their pre-computation (statistics, demonstration index)
@@ -82,3 +84,15 @@ def export_dataset(cases: Sequence[EditCase], out, **kw: Any) -> dict[str, Any]:
     from .builder.export import export_dataset as _export
 
     return _export(list(cases), out, **kw)
+
+
+def train(model, tok, editor: str, train: Any, out, *, hparams: Mapping[str, Any] | None = None, bench: Any = None,
+          drop_overlap: bool = False, progress: bool = False, stop_after: int | None = None) -> TrainResult:
+    """Train a learned editor (``mend``, ``ke``, ``serac``) for ``model`` on ``train`` (an edit file,
+    or EditCases) and write its artifact into folder ``out`` (an interrupted training resumes from
+    it). ``bench``: the benchmark it will be evaluated on; a shared subject is refused unless
+    ``drop_overlap``. Edit with it through ``hparams={"artifact": out}``."""
+    from .editors.trained.train import train_editor
+
+    return train_editor(model, tok, editor, train, out, hparams=hparams, bench=bench, drop_overlap=drop_overlap,
+                        progress=progress, stop_after=stop_after)

@@ -24,6 +24,14 @@ def tiny_kg():
     return load_tiny_kg()
 
 
+@pytest.fixture(scope="session")
+def tiny_artifacts(tiny_kg):
+    """{editor: artifact folder} of MEND, KE and SERAC trained for the tiny model (cached)."""
+    from tests.fixtures.trained import TRAINED, tiny_artifact
+
+    return {name: tiny_artifact(tiny_kg, name) for name in TRAINED}
+
+
 @pytest.fixture
 def one_thread():
     """SmolLM2 on a shared CPU: one thread is several times faster than oversubscribed ones."""

@@ -75,10 +75,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--names", choices=("kedit", "easyedit"), default="kedit",
                    help="easyedit: the figures under EasyEdit's names (rewrite_acc, rephrase_acc, locality, portability)")
     _verbosity(p)
+    t = sub.add_parser("train", help="train a learned editor (mend, ke, serac) for a model", formatter_class=fmt,
+                       epilog=TRAIN_EXAMPLES, description="Meta-train an editor that learns to edit, on training edits "
+                       "(any edit file; their paraphrases and locality probes are used), with a validation split of "
+                       "held-out subjects, checkpoints, resume and early stopping. The artifact (safetensors + "
+                       "manifest.json) goes to --out; edit with it through --hparam EDITOR.artifact=OUT.")
+    t.add_argument("--editor", required=True, help="mend, ke or serac")
+    t.add_argument("--model", required=True, help="built-in name, local folder or Hub id (as keval run)")
+    t.add_argument("--train", required=True, metavar="FILE", help="training edits: kedit JSONL or any registered format")
+    t.add_argument("--out", required=True, help="artifact folder (an interrupted training resumes from it)")
+    t.add_argument("--bench", help="the benchmark the artifact will be evaluated on: a subject shared with the "
+                   "training edits is refused (or left out with --drop-overlap)")
+    t.add_argument("--drop-overlap", action="store_true", help="leave out the training edits whose subject is in --bench")
+    t.add_argument("--hparam", action="append", default=[], metavar="EDITOR.KEY=VALUE",
+                   help="override a hyper-parameter, e.g. mend.train_steps=300 (repeatable)")
+    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    t.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's)")
+    _verbosity(t)
     ls = sub.add_parser("ls", help="list editors, formats, metrics, models or backends", formatter_class=fmt,
                         epilog="examples:\n  keval ls editors\n  keval ls formats")
     ls.add_argument("kind", choices=LS_KINDS)
     return ap
+
+
+TRAIN_EXAMPLES = """examples:
+  kbuild generate --backend kg --in data/kg/seeds.jsonl --out train.jsonl
+  keval train --editor mend --model smollm2-135m --train train.jsonl --bench data/demo/bench.jsonl --drop-overlap \\
+      --out artifacts/mend-smollm2
+  keval run --model smollm2-135m --bench data/demo/bench.jsonl --editors mend --hparam mend.artifact=artifacts/mend-smollm2 \\
+      --out runs/mend
+"""
 
 
 def _verbosity(p: argparse.ArgumentParser) -> None:
@@ -172,6 +198,29 @@ def _ls(kind: str) -> str:
     return "\n".join(f"{n:{width}s}  {d}" for n, d in rows)
 
 
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..api import load_model, train
+    from ..editors.hparams import parse_overrides
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = parse_overrides(args.hparam)
+    other = sorted(set(overrides) - {args.editor})
+    if other:
+        raise KeditError(f"--hparam names {', '.join(other)}, but this trains {args.editor}; write {args.editor}.KEY=VALUE")
+    loaded = load_model(args.model, device=args.device)
+    res = train(loaded.model, loaded.tokenizer, args.editor, args.train, args.out, hparams=overrides.get(args.editor),
+                bench=args.bench, drop_overlap=args.drop_overlap, progress=not args.quiet)
+    best = ", ".join(f"{k} {v:.3f}" for k, v in res.best.items() if k != "step")
+    print(f"{res.editor}: {res.steps} steps in {res.seconds:.0f} s ({res.stopped}); {res.n_train} training and "
+          f"{res.n_val} validation edits" + (f", {res.overlap_dropped} left out (subjects in --bench)" if res.overlap_dropped else ""))
+    print(f"best validation (step {res.best.get('step')}): {best}")
+    print(f"artifact: {res.artifact}\nuse it: keval run ... --editors {res.editor} --hparam {res.editor}.artifact={res.artifact}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     run_parser = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
@@ -191,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         hf_logging.set_verbosity_error()
         from .run import RunConfig, load_report, run, write_ranking
 
+        if args.cmd == "train":
+            return _train(args)
         if args.cmd == "run":
             import torch
 

@@ -10,11 +10,12 @@ from tests.fixtures.hparams import TINY_OVERRIDES
 
 
 @pytest.mark.parametrize("name", EDITORS.names())
-def test_edit_then_restore_is_bitwise(name, tiny_kg, tmp_path, monkeypatch):
+def test_edit_then_restore_is_bitwise(name, tiny_kg, tiny_artifacts, tmp_path, monkeypatch):
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
     model, tok = tiny_kg.model, tiny_kg.tokenizer
     editor = EDITORS.get(name)()
-    hp = load_hparams(editor.hparams_cls, name, model, TINY_OVERRIDES.get(name))
+    over = {**TINY_OVERRIDES.get(name, {}), **({"artifact": tiny_artifacts[name]} if name in tiny_artifacts else {})}
+    hp = load_hparams(editor.hparams_cls, name, model, over)
     editor.prepare(model, tok, hp)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     modules, hooks = [n for n, _ in model.named_modules()], hook_count(model)
