@@ -176,11 +176,16 @@ def combined_wrap(results: Sequence[EditResult]):
     return timed_wrap
 
 
+def _scalars(results: Sequence[EditResult]) -> dict:
+    """The JSON-able scalars of the results' info (what a case's record keeps of its edit call)."""
+    return {k: v for r in results for k, v in r.info.items() if isinstance(v, (int, float, str, bool)) or v is None}
+
+
 def _result(editor: str, mode: str, case: EditCase, results: Sequence[EditResult], shared_by: int,
             probes: Sequence[ProbeResult] = (), error: str | None = None, **extra) -> CaseResult:
     """The case's result; ``results``' edit time is divided among the ``shared_by`` cases edited with it."""
     peaks = [r.peak_memory_bytes for r in results if r.peak_memory_bytes is not None]
-    info = {k: v for r in results for k, v in r.info.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    info = _scalars(results)
     return CaseResult(editor, mode, case.case_id, tuple(probes),
                       edit_seconds=sum(r.seconds for r in results) / max(shared_by, 1) if results else None,
                       peak_memory_bytes=max(peaks) if peaks else None, error=error, edit_info=info, **extra)
@@ -291,6 +296,7 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     edited: dict[str, set[str]] = {}
     sizes: dict[str, int | None] = {}
     times: dict[str, float] = {}
+    infos: dict[str, dict] = {}  # what the edit call of each case's turn reported
     failed: dict[str, str] = {}
     turns = [cases[i:i + turn_size] for i in range(0, len(cases), turn_size)]
     saved: set[str] = set()  # tensors an earlier edit of the sequence already keeps a copy of
@@ -322,9 +328,11 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
                 for k, edited_by in w.edited.items():
                     edited.setdefault(k, set()).update(edited_by)
                 seconds = sum(r.seconds for r in new) if not editor.in_context else new[-1].seconds
+                info = _scalars(new)
                 for c in turn:
                     sizes[c.case_id] = w.sizes[c.case_id]
                     times[c.case_id] = seconds / len(turn)
+                    infos[c.case_id] = info
             n += len(turn)
             if applied and (n // every > (n - len(turn)) // every or n == len(cases)):
                 per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS, written, edited)
@@ -342,6 +350,6 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
             else:
                 rec = _result(editor.name, "sequential", case, [], 1, final[case.case_id], n_edits=len(applied),
                               closure_size=sizes[case.case_id])
-                sink(replace(rec, edit_seconds=times[case.case_id], peak_memory_bytes=peak or None))
+                sink(replace(rec, edit_seconds=times[case.case_id], peak_memory_bytes=peak or None, edit_info=infos[case.case_id]))
     finally:
         restore_all(results)

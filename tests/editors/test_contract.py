@@ -6,7 +6,7 @@ import torch
 from kedit.editors import EDITORS, load_hparams, timed_edit
 from kedit.editors.lifelong.core import hook_count
 from kedit.eval.modes import request_of
-from tests.fixtures.hparams import TINY_OVERRIDES
+from tests.fixtures.hparams import tiny_hparams
 
 
 @pytest.mark.parametrize("name", EDITORS.names())
@@ -14,8 +14,7 @@ def test_edit_then_restore_is_bitwise(name, tiny_kg, tiny_artifacts, tmp_path, m
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
     model, tok = tiny_kg.model, tiny_kg.tokenizer
     editor = EDITORS.get(name)()
-    over = {**TINY_OVERRIDES.get(name, {}), **({"artifact": tiny_artifacts[name]} if name in tiny_artifacts else {})}
-    hp = load_hparams(editor.hparams_cls, name, model, over)
+    hp = load_hparams(editor.hparams_cls, name, model, tiny_hparams(name, tiny_artifacts))
     editor.prepare(model, tok, hp)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     modules, hooks = [n for n, _ in model.named_modules()], hook_count(model)

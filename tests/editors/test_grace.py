@@ -91,3 +91,22 @@ def test_bad_hyper_parameters_are_refused(over, message):
 def test_a_layer_the_model_lacks_is_refused(tiny_kg):
     with pytest.raises(RunError, match="layer"):
         _hp(tiny_kg.model, layer=9)
+
+
+def test_the_bytes_it_adds_are_counted_and_reported(tiny_kg):
+    """Each call reports the bytes of parameters added beside the weights; the report shows them per edit."""
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    editor, hp = Grace(), _hp(model)
+    first = timed_edit(editor, model, tok, [request_of(tiny_kg.cases[0])], hp)
+    book = editor.state_of(model)
+    held = sum(t.numel() * t.element_size() for t in (book.keys, book.values, book.eps))
+    assert first.info["added_bytes"] == first.info["held_bytes"] >= held > 0 and first.info["edits_in_call"] == 1
+    second = timed_edit(editor, model, tok, [request_of(tiny_kg.cases[1])], hp)
+    assert second.info["held_bytes"] == first.info["held_bytes"] + second.info["added_bytes"] and second.info["added_bytes"] > 0
+    second.restore()
+    first.restore()
+    rep = kedit.evaluate(model, tok, tiny_kg.cases[:3], editors=["grace"], mode="sequential", hparams={"grace": TINY_OVERRIDES["grace"]},
+                         progress=False, generate=False)
+    kb = [r.value for r in rep.rows if r.split == "efficiency" and r.metric == "added_kb_per_edit"]
+    assert len(kb) == 1 and kb[0] > 0
+    assert all(r.edit_info.get("edits_in_call") == 1 for r in rep.results)

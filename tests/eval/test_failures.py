@@ -22,7 +22,7 @@ from kedit.eval.cli import main
 from kedit.eval.modes import request_of
 from kedit.eval.results import RESULT_SCHEMA, read_results
 from kedit.records import write_jsonl
-from tests.fixtures.hparams import TINY_OVERRIDES, hparam_args
+from tests.fixtures.hparams import TINY_OVERRIDES, hparam_args, tiny_hparams
 
 
 class Boom(RuntimeError):
@@ -55,13 +55,13 @@ class _FailAt:
 
 
 @pytest.mark.parametrize("name", EDITORS.names())
-def test_an_editor_that_fails_half_way_leaves_the_model_bitwise_unchanged(name, tiny_kg, tmp_path, monkeypatch):
+def test_an_editor_that_fails_half_way_leaves_the_model_bitwise_unchanged(name, tiny_kg, tiny_artifacts, tmp_path, monkeypatch):
     """Contract over the registry, failure path: a forward pass raises in the middle of the edit (after
     the first request of two has been written, for editors that write one at a time)."""
     monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
     model, tok = tiny_kg.model, tiny_kg.tokenizer
     editor = EDITORS.get(name)()
-    hp = load_hparams(editor.hparams_cls, name, model, TINY_OVERRIDES.get(name))
+    hp = load_hparams(editor.hparams_cls, name, model, tiny_hparams(name, tiny_artifacts))
     editor.prepare(model, tok, hp)
     requests = [request_of(c) for c in tiny_kg.cases[:2]]
     before = {n: p.detach().clone() for n, p in model.named_parameters()}

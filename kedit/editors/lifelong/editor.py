@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
 from ...models.roles import n_layers
@@ -47,6 +48,10 @@ class SideEditor(Editor):
     def summary(self, state, info: dict[str, Any]) -> dict[str, Any]:
         return {}
 
+    def state_bytes(self, state) -> int:
+        """Bytes of the tensors the state holds (codebook, side memory, neurons): what the method added."""
+        return tensor_bytes(state)
+
     # the shared loop
     def state_of(self, model: nn.Module) -> Any:
         return self._states.get(model)
@@ -54,6 +59,7 @@ class SideEditor(Editor):
     def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp) -> EditResult:
         layer = hp.layer % n_layers(model)
         state = self._states.get(model)
+        before = 0 if state is None else self.state_bytes(state)
         if state is None:
             state = self._states[model] = self.attach(model, tok, layer, hp)
         undo: list[Any] = []
@@ -67,6 +73,8 @@ class SideEditor(Editor):
             self._undo(model, undo)
             raise
         info.update(self.summary(state, info))
+        held = self.state_bytes(state)
+        info.update(added_bytes=held - before, held_bytes=held, edits_in_call=len(requests))
         return EditResult(self.name, list(requests), info=info, undo=lambda: self._undo(model, undo))
 
     def _undo(self, model: nn.Module, undo: list) -> None:
@@ -79,3 +87,23 @@ class SideEditor(Editor):
         if self.empty(state):
             state.hooks.remove()
             del self._states[model]
+
+
+def tensor_bytes(obj: Any, _seen: set[int] | None = None, _depth: int = 0) -> int:
+    """Bytes of every distinct tensor reachable from ``obj`` through attributes, lists, tuples, dicts
+    and module parameters and buffers (a few levels deep; hooks and the model itself are not walked)."""
+    seen = set() if _seen is None else _seen
+    if id(obj) in seen or _depth > 4:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, nn.Module):
+        return sum(tensor_bytes(t, seen, _depth + 1) for t in [*obj.parameters(recurse=True), *obj.buffers(recurse=True)])
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v, seen, _depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v, seen, _depth + 1) for v in obj)
+    if hasattr(obj, "__dict__") and not callable(obj):
+        return sum(tensor_bytes(v, seen, _depth + 1) for k, v in vars(obj).items() if k not in ("hooks", "model"))
+    return 0

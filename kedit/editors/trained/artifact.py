@@ -11,6 +11,7 @@ missing one with the ``keval train`` command that makes it.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,13 @@ def save_artifact(folder: str | Path, tensors: dict[str, torch.Tensor], manifest
 
 
 def train_command(editor: str, model_name: str) -> str:
-    return f"keval train --editor {editor} --model {model_name} --train train.jsonl --out artifacts/{editor}-{model_name}"
+    return f"keval train --editor {editor} --model {model_name} --train train.jsonl --out {artifact_folder(editor, model_name)}"
+
+
+def artifact_folder(editor: str, model_name: str) -> str:
+    """A suggested artifact folder: artifacts/<editor>-<the model's last path component>."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model_name.rstrip("/")).name).strip("-") or "model"
+    return f"artifacts/{editor}-{slug}"
 
 
 def load_artifact(folder: str | Path | None, editor: str, model_name: str, model_id: str,
@@ -62,7 +69,7 @@ def load_artifact(folder: str | Path | None, editor: str, model_name: str, model
     hyper-parameters ask for (edited parameters, sizes), which the artifact must have been built with."""
     if not folder:
         raise KeditError(f"{editor} needs a trained artifact: make one with `{train_command(editor, model_name)}`, "
-                         f"then pass --hparam {editor}.artifact=artifacts/{editor}-{model_name}")
+                         f"then pass --hparam {editor}.artifact={artifact_folder(editor, model_name)}")
     folder = Path(folder).expanduser()
     if not (folder / MANIFEST).is_file() or not (folder / TENSORS).is_file():
         raise KeditError(f"{editor}: no trained artifact in {folder} (it needs {MANIFEST} and {TENSORS}); make one "
