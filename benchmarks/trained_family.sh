@@ -5,7 +5,7 @@
 # locate_family.sh builds) beside FT-L and ROME:
 #   train       artifacts in $OUT/trained/<editor>/, the training log and figures in
 #               benchmarks/results/trained_training_smollm2-135m.json
-#   single      20 cases, greedy generation on (ROME's run is prompt_family.sh's)
+#   single      20 cases, greedy generation on, beside FT-L and ROME
 #   sequential  the first 60 cases without rollback, scored every 10 (teacher-forced)
 # Each mode's figures go to benchmarks/results/trained_<mode>_smollm2-135m/. Interrupted steps resume.
 # Usage: bash benchmarks/trained_family.sh [train single sequential]
@@ -49,11 +49,11 @@ print(json.dumps(out, indent=2))
 PY
 fi
 if has single; then
-  for ed in ${EDITORS//,/ } ft-l; do
-    extra=(); [ "$ed" = ft-l ] || extra=($(hp "$ed"))
+  for ed in ${EDITORS//,/ } ft-l rome; do
+    extra=(); [[ "$ed" = ft-l || "$ed" = rome ]] || extra=($(hp "$ed"))
     keval single 20 "trained_single/$ed" --editors "$ed" "${extra[@]}"
   done
-  publish single "$OUT"/trained_single/*/ "$OUT/prompt_single/rome"
+  publish single "$OUT"/trained_single/*/
 fi
 if has sequential; then
   for ed in ${EDITORS//,/ } ft-l; do

@@ -14,11 +14,14 @@ from ..records import Condition, Probe
 from .metrics import Answers, starts_with_answer
 from .scoring import greedy, greedy_prefix, teacher_forced
 
-MAX_GEN_TOKENS = 12
+MAX_GEN_TOKENS = 32
+GEN_MARGIN = 4
 
 
 def gen_length(tok, probe: Probe) -> int:
-    return min(MAX_GEN_TOKENS, max(len(t) for t in encode_targets(tok, probe.answers)))
+    """Tokens generated for a probe: twice its longest answer's, plus a margin (room for the sentence to
+    end, which gen_em's natural stop needs), at most ``MAX_GEN_TOKENS``."""
+    return min(MAX_GEN_TOKENS, 2 * max(len(t) for t in encode_targets(tok, probe.answers)) + GEN_MARGIN)
 
 
 def ask(model, tok, probes: Sequence[Probe], prompts: Sequence[str] | None = None, generate: bool = True,
@@ -53,9 +56,11 @@ def ask(model, tok, probes: Sequence[Probe], prompts: Sequence[str] | None = Non
                 choices=[scores[i] for i in slot["choices"]] if "choices" in slot else None,
             )
         )
+    eos = tok.eos_token_id
     for i, ids in zip(gen_idx, gens):
-        out[i].generated_ids = ids
-        out[i].generated = tok.decode(ids, skip_special_tokens=True)
+        out[i].generated_ids = ids  # all of them (keep probes compare token by token)
+        until_eos = ids[: ids.index(eos)] if eos is not None and eos in ids else ids
+        out[i].generated = tok.decode(until_eos, skip_special_tokens=True)
     return out
 
 

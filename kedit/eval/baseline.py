@@ -21,7 +21,7 @@ from .metrics import Answers
 from .scoring import TargetScore
 
 log = logging.getLogger(__name__)
-SCORER_VERSION = "1"
+SCORER_VERSION = "2"  # 2: generations of 2x the answer + 4 tokens, text cut at EOS (gen_em)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..records import Probe
 from ..registry import Registry
@@ -49,11 +49,16 @@ def register_metric(name: str, description: str, higher_is_better: bool = True):
     return deco
 
 
-PRIMARY = {"commonsense": "mc_acc"}  # every other split: token_acc
+PRIMARY = {"commonsense": "mc_acc"}  # every other split: gen_em where generation ran, else token_acc
+HEADLINE = "gen_em"  # the generation metric the figures lead with (teacher-forced token_acc: the comparison column)
 
 
-def primary_metric(split: str) -> str:
-    return PRIMARY.get(split, "token_acc")
+def primary_metric(split: str, available: Iterable[str] | None = None) -> str:
+    """The headline metric of a split: multiple-choice accuracy for commonsense; otherwise ``gen_em``
+    when generation ran (``available``: the metrics scored, None: generation on), else token_acc."""
+    if split in PRIMARY:
+        return PRIMARY[split]
+    return HEADLINE if available is None or HEADLINE in set(available) else "token_acc"
 
 
 @dataclass
@@ -83,6 +88,32 @@ def starts_with_answer(generated: str, answers: tuple[str, ...]) -> bool:
         if a and g.startswith(a) and (len(g) == len(a) or not g[len(a)].isalnum()):
             return True
     return False
+
+
+_PUNCT = re.compile(r"[^\w\s]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD's answer normaliser: lower case, punctuation and the articles a/an/the removed, spaces collapsed."""
+    return " ".join(_ARTICLES.sub(" ", _PUNCT.sub("", text.lower())).split())
+
+
+def natural_stop(generated: str) -> str:
+    """A generation cut where a reader would stop: at the first newline after the first words, or at
+    the end of the first sentence (., ! or ? followed by a space or the end; "D.C." and "3.14" stay);
+    the caller has already cut it at the end-of-sequence token."""
+    t = generated.lstrip()
+    t = t.split("\n", 1)[0]
+    m = _SENTENCE_END.search(t)
+    return t[: m.start()] if m else t
+
+
+def exact_match(generated: str, answers: tuple[str, ...]) -> bool:
+    """The naturally stopped generation equals the answer or an alias after SQuAD normalisation."""
+    g = squad_normalize(natural_stop(generated))
+    return bool(g) and any(g == squad_normalize(a) for a in answers)
 
 
 def _mc(scores: list[TargetScore], probe: Probe) -> float:
@@ -118,6 +149,17 @@ def gen_match(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
         return MetricValue(float(post.generated_ids == pre.generated_ids))
     return MetricValue(float(starts_with_answer(post.generated, probe.answers)),
                        float(starts_with_answer(pre.generated, probe.answers)))
+
+
+@register_metric("gen_em", "greedy generation, stopped at the end of its first sentence, line or at EOS, equals the "
+                 "answer or an alias after SQuAD normalisation (lower case; punctuation and articles removed); keep "
+                 "probes: equals the unedited model's stopped generation")
+def gen_em(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
+    if probe.choices or post.generated is None:
+        return None
+    if probe.expect == "keep":
+        return MetricValue(float(squad_normalize(natural_stop(post.generated)) == squad_normalize(natural_stop(pre.generated))))
+    return MetricValue(float(exact_match(post.generated, probe.answers)), float(exact_match(pre.generated, probe.answers)))
 
 
 @register_metric("mc_acc", "multiple-choice accuracy by summed log-likelihood of each choice after the prompt")

@@ -263,7 +263,7 @@ def unedited_decay(ctx: Context, editor: str, cases: Sequence[EditCase]) -> list
     split's headline metric of the unedited model over every case's executed probes."""
     points = []
     for split in sorted(DECAY_SPLITS):
-        metric = primary_metric(split)
+        metric = primary_metric(split, None if ctx.generate else ())
         vals = []
         for c in cases:
             for i, p in enumerate(c.probes):
@@ -337,7 +337,7 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
             if applied and (n // every > (n - len(turn)) // every or n == len(cases)):
                 per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS, written, edited)
                 for split in sorted(DECAY_SPLITS):
-                    metric = primary_metric(split)
+                    metric = primary_metric(split, None if ctx.generate else ())
                     vals = [p.metrics[metric].post for recs in per_case.values() for p in recs
                             if p.split == split and p.executed and not p.written and metric in p.metrics]
                     if vals:

@@ -27,27 +27,29 @@ def bars(rows: list, out: Path, title: str = "") -> list[Path]:
         if not editors or not splits:
             continue
         by = {(r.editor, r.split, r.metric): r for r in rows if r.mode == mode}
+        avail = {r.metric for r in rows if r.mode == mode}
+        pm = {s: primary_metric(s, avail) for s in splits}
         fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(splits), 4.4))
         w = 0.8 / len(editors)
         for i, ed in enumerate(editors):
             color = f"C{i}"
             for j, s in enumerate(splits):
                 x = j + i * w
-                r = by.get((ed, s, primary_metric(s)))
+                r = by.get((ed, s, pm[s]))
                 if r is None or not r.n_executed:
                     ax.bar(x, 0.03, width=w, color="none", edgecolor="0.6", hatch="///")
                     ax.text(x, 0.04, "n/a", ha="center", va="bottom", fontsize=6, color="0.4")
                     continue
                 ax.bar(x, r.value, width=w, color=color, label=ed if j == 0 else None)
                 ax.text(x, r.value + 0.01, f"{r.value:.2f}", ha="center", va="bottom", fontsize=6)  # a zero shows "0.00"
-                pre = by.get((ed, s, primary_metric(s) + ".pre"))
+                pre = by.get((ed, s, pm[s] + ".pre"))
                 if pre is not None:
                     ax.plot([x - w / 2, x + w / 2], [pre.value, pre.value], color="black", lw=1.5,
                             label="unedited" if i == 0 and j == 0 else None)
-        n = {s: max((by[(e, s, primary_metric(s))].n_executed for e in editors if (e, s, primary_metric(s)) in by), default=0)
+        n = {s: max((by[(e, s, pm[s])].n_executed for e in editors if (e, s, pm[s]) in by), default=0)
              for s in splits}
         ax.set_xticks([j + 0.4 - w / 2 for j in range(len(splits))])
-        ax.set_xticklabels([f"{s}\n{primary_metric(s)}, n={n[s]}" for s in splits], rotation=30, ha="right", fontsize=7)
+        ax.set_xticklabels([f"{s}\n{pm[s]}, n={n[s]}" for s in splits], rotation=30, ha="right", fontsize=7)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("post-edit value (higher is better)")
         ax.set_title(f"{title + chr(10) if title else ''}editors by split, mode {mode} (black tick: unedited model)", fontsize=9)

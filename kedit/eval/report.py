@@ -87,7 +87,7 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
                     vals[em + (p.split, m + ".pre")].append(v.pre)
     for (ed, mode, split), n in (not_exec | written).items():  # a split none of whose probes counted still shows
         if not any(k[:3] == (ed, mode, split) for k in vals):
-            vals[(ed, mode, split, primary_metric(split))] = []
+            vals[(ed, mode, split, primary_metric(split, {k[3] for k in vals if k[:2] == (ed, mode)}))] = []
     rows = []
     order = {s: i for i, s in enumerate(SPLITS)}
     for (ed, mode, split, metric), v in sorted(vals.items(), key=lambda kv: (kv[0][0], kv[0][1], order[kv[0][2]], kv[0][3])):
@@ -151,10 +151,19 @@ def parse_weights(text: str | None) -> dict[str, float]:
     return out
 
 
+def metrics_by_mode(rows: list[SummaryRow]) -> dict[str, set[str]]:
+    """The metrics each mode's rows carry (its headline is gen_em where generation ran, else token_acc)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        out[r.mode].add(r.metric)
+    return out
+
+
 def ranking(rows: list[SummaryRow], weights: Mapping[str, float]) -> list[Ranked]:
     """Weighted mean of each (editor, mode)'s primary post-edit metric per split or split group."""
+    avail = metrics_by_mode(rows)
     prim = {(r.editor, r.mode, r.split): r.value for r in rows
-            if r.split in SPLITS and r.metric == primary_metric(r.split) and r.n_executed}
+            if r.split in SPLITS and r.metric == primary_metric(r.split, avail[r.mode]) and r.n_executed}
     out = []
     for ed, mode in sorted({(e, m) for e, m, _ in prim}):
         parts, total, wsum = {}, 0.0, 0.0
@@ -189,13 +198,15 @@ def headline(rows: list[SummaryRow]) -> list[str]:
     for mode in sorted({r.mode for r in rows}):
         splits = [s for s in SPLITS if any(r.split == s and r.mode == mode for r in rows)]
         by = {(r.editor, r.split, r.metric): r for r in rows if r.mode == mode}
-        lines.append(f"### {mode}: {', '.join(sorted({primary_metric(s) for s in splits}))} post-edit (unedited), n executed\n")
+        avail = metrics_by_mode(rows)[mode]
+        pm = {s: primary_metric(s, avail) for s in splits}
+        lines.append(f"### {mode}: {', '.join(sorted(set(pm.values())))} post-edit (unedited), n executed\n")
         lines.append("| editor | " + " | ".join(splits) + " | failed cases |")
         lines.append("|---|" + "---|" * (len(splits) + 1))
         for ed in sorted({r.editor for r in rows if r.mode == mode}):
             cells = []
             for split in splits:
-                r, pre = by.get((ed, split, primary_metric(split))), by.get((ed, split, primary_metric(split) + ".pre"))
+                r, pre = by.get((ed, split, pm[split])), by.get((ed, split, pm[split] + ".pre"))
                 if r is None:
                     cells.append("")
                 elif not r.n_executed:

@@ -1,6 +1,7 @@
 from dataclasses import replace
 
-from kedit.eval.metrics import METRICS, Answers, MetricValue, normalize, probe_values, starts_with_answer
+from kedit.eval.metrics import (METRICS, Answers, MetricValue, exact_match, natural_stop, normalize, primary_metric, probe_values,
+                                squad_normalize, starts_with_answer)
 from kedit.eval.scoring import TargetScore
 from kedit.records import Probe
 
@@ -61,3 +62,29 @@ def test_every_registered_metric_computes_or_declines_on_each_kind_of_probe():
                 applied += 1
                 assert isinstance(v, MetricValue) and 0.0 <= v.post <= 1.0
         assert applied, f"metric {name} applies to no kind of probe"
+
+
+def test_gen_em_stops_where_a_reader_would_and_normalises_as_squad():
+    assert natural_stop(" Paris. It is a city") == "Paris"
+    assert natural_stop(" Washington, D.C. is the seat") == "Washington, D.C"
+    assert natural_stop(" 3.14 is pi\nmore") == "3.14 is pi"
+    assert natural_stop("\n London\nBerlin") == "London"
+    assert squad_normalize(" The  United-Kingdom!") == "unitedkingdom" and squad_normalize("an Apple") == "apple"
+    assert exact_match(" Paris. The capital", ("Paris",))
+    assert exact_match(" the United Kingdom.", ("UK", "United Kingdom"))
+    assert not exact_match(" Paris, the capital of", ("Paris",))  # the sentence goes on: not an exact answer
+    assert not exact_match(" Parisian", ("Paris",)) and not exact_match(" ", ("Paris",))
+
+
+def test_gen_em_new_and_keep_probes_and_the_headline_choice():
+    new = Probe("one_hop", "p", ("Rome", "Roma"), "new")
+    pre = Answers(ts([5], [1], [-3.0]), generated=" Paris is big", generated_ids=(7, 8, 9))
+    post = Answers(ts([5], [5], [-0.1]), generated=" Roma.", generated_ids=(5, 6))
+    assert probe_values(new, post, pre)["gen_em"] == MetricValue(post=1.0, pre=0.0)
+    keep = Probe("locality", "q", ("Berlin",), "keep")
+    pre_k = Answers(ts([9], [9], [-0.5]), generated=" Berlin. Then", generated_ids=(9, 1))
+    post_k = Answers(ts([9], [9], [-0.5]), generated=" Berlin. Now", generated_ids=(9, 2))
+    assert probe_values(keep, post_k, pre_k)["gen_em"] == MetricValue(post=1.0)  # same answer, other continuation
+    assert probe_values(keep, post_k, pre_k)["gen_match"] == MetricValue(post=0.0)  # token-for-token is stricter
+    assert primary_metric("locality") == "gen_em" and primary_metric("locality", {"token_acc"}) == "token_acc"
+    assert primary_metric("commonsense") == "mc_acc"

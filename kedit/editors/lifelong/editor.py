@@ -73,8 +73,9 @@ class SideEditor(Editor):
             self._undo(model, undo)
             raise
         info.update(self.summary(state, info))
-        held = self.state_bytes(state)
-        info.update(added_bytes=held - before, held_bytes=held, edits_in_call=len(requests))
+        held = self.state_bytes(state)  # everything the state holds, fixed parts (T-Patcher's memory, WISE's copy) included
+        info.setdefault("added_bytes", held - before)  # a method's own count of its new parameters comes first
+        info.update(held_bytes=held, edits_in_call=len(requests))
         return EditResult(self.name, list(requests), info=info, undo=lambda: self._undo(model, undo))
 
     def _undo(self, model: nn.Module, undo: list) -> None:
