@@ -35,6 +35,7 @@ FIXTURES = {
     "easyedit-zsre": ROOT / "tests/data/easyedit_zsre.json",
     "easyedit-counterfact": ROOT / "tests/data/easyedit_counterfact.json",
     "rome-counterfact": ROOT / "tests/data/rome_counterfact.json",
+    "rippleedits": ROOT / "tests/data/rippleedits.json",
 }
 
 
