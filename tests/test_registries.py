@@ -18,16 +18,12 @@ from kedit.builder import BACKENDS, Backend
 from kedit.editors import EDITORS
 from kedit.records import FORMATS, read_cases
 from tests.fixtures.hparams import TINY_OVERRIDES
+from tests.records.fuzz_inputs import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
-# one fixture file per registered format: a new reader without a fixture fails below
-FORMAT_FIXTURES = {
-    "kedit": ROOT / "data" / "demo" / "bench.jsonl",
-    "easyedit-zsre": DATA / "easyedit_zsre.json",
-    "easyedit-counterfact": DATA / "easyedit_counterfact.json",
-    "rome-counterfact": DATA / "rome_counterfact.json",
-}
+# one fixture file per registered format (the fuzzer's): a new reader without a fixture fails below
+FORMAT_FIXTURES = FIXTURES
 
 
 def _python(code: str, env: dict | None = None) -> str:

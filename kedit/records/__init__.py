@@ -1,7 +1,7 @@
 """Records: the EditCase/Probe schema, JSONL I/O and readers of the formats users already have."""
 
 from .formats import FORMATS, Format, read_cases, register_format
-from . import readers, rippleedits  # noqa: E402,F401  (register the EasyEdit, ROME and RippleEdits formats)
+from . import knowedit, readers, rippleedits  # noqa: E402,F401  (register the EasyEdit, ROME, RippleEdits, KnowEdit formats)
 from .jsonl import case_from_dict, iter_jsonl, read_jsonl, write_jsonl
 from .schema import EXPECTS, SCHEMA, SPLITS, Condition, EditCase, Probe, Relation
 

@@ -161,11 +161,12 @@ class _Source(_Checker):
 Convert = Callable[[dict, _Source], "dict | None"]
 
 
-def _reader(name: str, detect: Callable[[Any], bool], known: set[str], unmapped: tuple[str, ...] = (),
+def _reader(name: str, detect: Callable[[Any], bool], known: set[str],
             skip_reason: str = "with an empty target (as EasyEdit does)"):
     """Register ``convert`` (source record -> kedit case dict, or None to skip) as format ``name``.
-    ``unmapped``: source keys holding lists of tests that no kedit split means; they stay in the case's
-    provenance (``source_extra``) and their count is logged, never dropped silently."""
+    A case dict may carry ``source_unread``: {source field: its list of tests} that no kedit split
+    means; they stay in the case's provenance under that key and their count is logged, never
+    dropped silently."""
 
     def deco(convert: Convert) -> Convert:
         def read(path: Path) -> list[EditCase]:
@@ -189,18 +190,18 @@ def _reader(name: str, detect: Callable[[Any], bool], known: set[str], unmapped:
                 if cid in first_line:
                     raise src.fail("case_id", f"duplicate case_id '{cid}' (first at line {first_line[cid]})")
                 first_line[cid] = line
-                for k in unmapped:
-                    if isinstance(rec.get(k), list) and rec[k]:
-                        kept_unread[k] = kept_unread.get(k, 0) + len(rec[k])
+                unread = {k: v for k, v in (d.pop("source_unread", None) or {}).items() if v}
+                for k, v in unread.items():
+                    kept_unread[k] = kept_unread.get(k, 0) + (len(v) if isinstance(v, list) else 1)
                 extra = {k: v for k, v in rec.items() if k not in known}
                 d["provenance"] = {"source_format": name, "source_index": index} | (
-                    {"source_extra": extra} if extra else {})
+                    {"source_extra": extra} if extra else {}) | ({"source_unread": unread} if unread else {})
                 cases.append(case_from_dict(d, path, line))
             if skipped:
                 log.warning("%s: skipped %d record(s) %s", path, skipped, skip_reason)
             for k, n in kept_unread.items():
                 log.warning("%s: %d %s test(s) map to no kedit split; they are kept, unread, in each case's "
-                            "provenance (source_extra.%s)", path, n, k, k)
+                            "provenance (source_unread)", path, n, k)
             return cases
 
         register_format(name, detect, " ".join((convert.__doc__ or "").split()))(read)

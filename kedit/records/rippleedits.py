@@ -21,7 +21,7 @@ Mapping (the axis, the test's index and its OR/AND rule stay in each probe's pro
   facts, and the other objects of a one-to-many relation, must not move);
 * ``Logical_Generalization`` (facts implied by the relation's logic, e.g. a symmetric or inverse relation)
   has no kedit split of the same meaning: its tests are not read as probes; they are kept in the case's
-  provenance (``source_extra``) and counted in a warning;
+  provenance (``source_unread``) and counted in a warning;
 * every query of a test is one probe; answers are each target's value and aliases (the first value first);
   ``condition_queries`` become the probe's conditions (the unedited model must know them, or the probe is
   not executed: the paper's "executed tests").
@@ -165,7 +165,7 @@ def _is_ripple(r) -> bool:
     return isinstance(r, dict) and isinstance(r.get("edit"), dict) and "Subject_Aliasing" in r
 
 
-@_reader("rippleedits", _is_ripple, {"example_type", "edit", *AXES}, unmapped=UNMAPPED,
+@_reader("rippleedits", _is_ripple, {"example_type", "edit", *AXES, *UNMAPPED},
          skip_reason="of recently added facts (recent.json): they have no original fact, and a kedit case needs its "
                      "target_true")
 def _rippleedits(rec: dict, src: _Source) -> dict:
@@ -184,4 +184,4 @@ def _rippleedits(rec: dict, src: _Source) -> dict:
     for axis in AXES:
         probes += _tests(src, rec, axis)
     return {"subject": subject, "relation": {"id": rel, "template": PHRASES[rel]}, "target_true": true,
-            "target_new": new, "prompt": prompt, "probes": probes}
+            "target_new": new, "prompt": prompt, "probes": probes, "source_unread": {k: rec.get(k) for k in UNMAPPED}}

@@ -36,6 +36,7 @@ FIXTURES = {
     "easyedit-counterfact": ROOT / "tests/data/easyedit_counterfact.json",
     "rome-counterfact": ROOT / "tests/data/rome_counterfact.json",
     "rippleedits": ROOT / "tests/data/rippleedits.json",
+    "knowedit": ROOT / "tests/data/knowedit.json",
 }
 
 

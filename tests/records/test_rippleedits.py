@@ -35,7 +35,7 @@ def test_axes_map_to_splits_with_conditions_and_the_axis_kept(caplog):
     comp2 = [p for p in cases[1].probes if p.provenance.get("axis") == "Compositionality_II"][0]
     assert comp2.split == "one_hop" and comp2.provenance["test_condition"] == "AND" and len(comp2.conditions) == 1
     # Logical_Generalization has no kedit split: kept in provenance and counted; recent facts skipped and counted
-    assert all("Logical_Generalization" in x.provenance["source_extra"] for x in cases)
+    assert all("Logical_Generalization" in x.provenance["source_unread"] for x in cases)
     assert "2 Logical_Generalization test(s) map to no kedit split" in caplog.text
     assert "skipped 1 record(s) of recently added facts" in caplog.text
     assert read_cases(FIXTURE, fmt="rippleedits") == cases
