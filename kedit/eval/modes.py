@@ -79,6 +79,9 @@ def edit_requests(ctx: Context, cases: Sequence[EditCase]) -> Written:
     for c in cases:
         out.requests.append(request_of(c))
         out.edited.setdefault(normalize_prompt(c.prompt), set()).add(c.case_id)
+        for k, e in enumerate(c.more_edits, 1):  # written with the case's own edit, in the same call
+            out.requests.append(EditRequest(e.prompt, e.subject, e.target_new, e.target_true, f"{c.case_id}#edit-{k}"))
+            out.edited.setdefault(normalize_prompt(e.prompt), set()).add(c.case_id)
         if ctx.closure is None:
             out.sizes[c.case_id] = None
             continue

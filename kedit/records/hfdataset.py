@@ -64,10 +64,11 @@ _PROBE_FIELDS = [
 PROBE = pa.struct(_PROBE_FIELDS)
 _CASE_FIELDS = [pa.field(n, _S) for n in ("subject", "relation_id", "relation_template", "target_true", "target_new")]
 
+MORE_EDIT = pa.struct([pa.field("prompt", _S), pa.field("subject", _S), pa.field("target_new", _S), pa.field("target_true", _S)])
 EDITS_SCHEMA = pa.schema(
     [pa.field("case_id", _S), *_CASE_FIELDS, pa.field("prompt", _S)]
     + [pa.field(s, pa.list_(PROBE)) for s in BASE_SPLITS]
-    + [pa.field("provenance", _S)]
+    + [pa.field("more_edits", pa.list_(MORE_EDIT)), pa.field("provenance", _S)]
 )
 PROBE_SCHEMA = pa.schema(
     [pa.field("case_id", _S), _PROBE_FIELDS[0], *_CASE_FIELDS, pa.field("edit_prompt", _S), *_PROBE_FIELDS[1:]]
@@ -122,7 +123,7 @@ def build_tables(cases: Iterable[EditCase]) -> dict[str, pa.Table]:
     for c in cases:
         base = _case_cols(c)
         edit = {"case_id": c.case_id, **base, "prompt": c.prompt, **{s: [] for s in BASE_SPLITS},
-                "provenance": _json(c.provenance)}
+                "more_edits": [vars(e) for e in c.more_edits], "provenance": _json(c.provenance)}
         for i, p in enumerate(c.probes):
             if p.split in BASE_SPLITS:
                 edit[p.split].append(_probe_row(i, p))
@@ -221,6 +222,9 @@ def read_export(folder: str | Path) -> list[EditCase]:
                       "relation": {"id": r["relation_id"], "template": r["relation_template"] or ""},
                       "target_true": r["target_true"], "target_new": r["target_new"], "prompt": r["prompt"],
                       "provenance": prov}
+        if r.get("more_edits"):  # an export of an older kedit has no such column
+            cases[cid]["more_edits"] = [{k: v for k, v in e.items() if v is not None} if isinstance(e, dict) else e
+                                        for e in r["more_edits"]]
         for s in BASE_SPLITS:
             for j, p in enumerate(r[s] or []):
                 if p is None:

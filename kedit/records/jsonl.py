@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 
 from ..atomic import atomic_open
 from ..errors import RecordError, did_you_mean
-from .schema import EXPECTS, SCHEMA, SPLITS, Condition, EditCase, Probe, Relation
+from .schema import EXPECTS, SCHEMA, SPLITS, Condition, Edit, EditCase, Probe, Relation
 
 BOM = "\ufeff"
 JSON_WS = " \t\n\r"  # the whitespace JSON allows between values
@@ -253,6 +253,15 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
     prompt = ck.text(d, "prompt")
     if subject not in prompt:
         raise ck.fail("prompt", f"must contain the subject '{subject}'")
+    more = []
+    for k, e in enumerate(ck.items(d, "more_edits")):
+        w = f"more_edits[{k}]."
+        if not isinstance(e, dict):
+            raise ck.fail(w[:-1], "expected an object {prompt, subject, target_new, target_true}")
+        es, ep = ck.text(e, "subject", w), ck.text(e, "prompt", w)
+        if es not in ep:
+            raise ck.fail(w + "prompt", f"must contain the subject '{es}'")
+        more.append(Edit(ep, es, ck.text(e, "target_new", w), ck.text(e, "target_true", w, False)))
     return EditCase(
         case_id=ck.case_id(d),
         subject=subject,
@@ -261,6 +270,7 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
         target_new=ck.text(d, "target_new"),
         prompt=prompt,
         probes=tuple(probes),
+        more_edits=tuple(more),
         provenance=ck.provenance(d, "provenance"),
     )
 

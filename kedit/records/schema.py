@@ -61,6 +61,16 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """A further fact a case writes together with its own edit (MQuAKE's several requested rewrites)."""
+
+    prompt: str  # contains the subject
+    subject: str
+    target_new: str
+    target_true: str | None = None
+
+
+@dataclass(frozen=True)
 class EditCase:
     case_id: str
     subject: str
@@ -69,6 +79,7 @@ class EditCase:
     target_new: str
     prompt: str  # the edit prompt; contains the subject
     probes: tuple[Probe, ...] = ()
+    more_edits: tuple[Edit, ...] = ()  # written in the same edit call as the case's own (a batch for every editor)
     provenance: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def probes_of(self, split: str) -> list[Probe]:
@@ -77,6 +88,11 @@ class EditCase:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d = {"schema": SCHEMA, **d}
+        if not d["more_edits"]:
+            del d["more_edits"]
+        for e in d.get("more_edits", ()):
+            if e["target_true"] is None:
+                del e["target_true"]
         for p in d["probes"]:
             if p["choices"] is None:
                 del p["choices"]

@@ -37,6 +37,7 @@ FIXTURES = {
     "rome-counterfact": ROOT / "tests/data/rome_counterfact.json",
     "rippleedits": ROOT / "tests/data/rippleedits.json",
     "knowedit": ROOT / "tests/data/knowedit.json",
+    "mquake": ROOT / "tests/data/mquake.json",
 }
 
 

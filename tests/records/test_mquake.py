@@ -1,0 +1,75 @@
+"""The MQuAKE reader on a fixture in its README's format (tests/data/mquake.json, written for kedit), and
+cases with several edits: kept through JSONL and the Hub export, written in one edit call by keval."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+import kedit
+from kedit.errors import RecordError
+from kedit.eval.modes import edit_requests
+from kedit.records import Edit, Probe, read_cases, read_jsonl, write_jsonl
+from tests.fixtures.hparams import TINY_OVERRIDES
+
+FIXTURE = "tests/data/mquake.json"
+
+
+def test_rewrites_questions_and_hops_map_to_edits_probes_and_conditions():
+    a, b = read_cases(FIXTURE)  # detected
+    assert (a.case_id, a.subject, a.prompt, a.target_new, a.target_true) == (
+        "1561", "Dudley Town F.C.", "Dudley Town F.C. is associated with the sport of", "cricket", "association football")
+    assert a.more_edits == (Edit("cricket was created in the country of", "cricket", "Italy", "United Kingdom"),)
+    assert [p.prompt for p in a.probes_of("reliability")] == [a.prompt, "cricket was created in the country of"]
+    hops = a.probes_of("one_hop")
+    assert len(hops) == 3 and hops[0].answers == ("Rome", "Roma", "the Eternal City") and hops[0].foil == "London"
+    assert [c.prompt for c in hops[0].conditions] == ["The capital of Italy is"]  # the new chain's hop no rewrite writes
+    assert hops[0].provenance["any_of"] == "questions"
+    assert [(p.prompt, p.expect) for p in a.probes_of("locality")] == [
+        ("association football was created in the country of", "keep"), ("The capital of United Kingdom is", "keep")]
+    assert b.more_edits == () and "orig" in b.provenance["source_extra"]
+
+
+def test_more_edits_survive_jsonl_and_the_hub_export(tmp_path):
+    cases = read_cases(FIXTURE)
+    write_jsonl(cases, tmp_path / "b.jsonl")
+    assert read_jsonl(tmp_path / "b.jsonl") == cases
+    line = json.loads((tmp_path / "b.jsonl").read_text().splitlines()[1])
+    assert "more_edits" not in line  # a case with one edit is written as before
+    kedit.export_dataset(cases, tmp_path / "hub")
+    assert [c.more_edits for c in read_cases(tmp_path / "hub")] == [c.more_edits for c in cases]
+
+
+def test_a_case_writes_all_its_edits_in_one_call(tiny_kg):
+    first, second = tiny_kg.cases[0], tiny_kg.cases[1]
+    case = replace(first, more_edits=(Edit(second.prompt, second.subject, second.target_new, second.target_true),),
+                   probes=first.probes + (Probe("reliability", second.prompt, (second.target_new,)),))
+    w = edit_requests(_ctx(), [case])
+    assert [r.prompt for r in w.requests] == [first.prompt, second.prompt]
+    for editor in ("ft-l", "rome"):  # one batch; one after another
+        rep = kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, [case], editors=[editor], hparams={editor: TINY_OVERRIDES[editor]},
+                             progress=False, generate=False)
+        rel = [p for r in rep.results for p in r.probes if p.split == "reliability"]
+        assert not rep.failed and len(rel) == 2 and all(p.metrics["token_acc"].post >= 0.5 for p in rel), editor
+
+
+def _ctx():
+    class C:
+        closure = None
+    return C()
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda r: r.update(requested_rewrite=[]), "requested_rewrite"),
+    (lambda r: r["requested_rewrite"][1].update(prompt="cricket was created in"), "requested_rewrite[1].prompt"),
+    (lambda r: r["new_single_hops"][2].pop("answer"), "new_single_hops[2].answer"),
+    (lambda r: r.update(questions=[]), "questions"),
+])
+def test_a_bad_record_names_its_field(change, field, tmp_path):
+    records = json.loads(open(FIXTURE).read())
+    change(records[0])
+    path = tmp_path / "mquake.json"
+    path.write_text(json.dumps(records, indent=1))
+    with pytest.raises(RecordError) as e:
+        read_cases(path, fmt="mquake")
+    assert field in str(e.value)
