@@ -67,8 +67,11 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
             eff[em]["peak_memory_mb"].append(r.peak_memory_bytes / 2**20)
         if r.closure_size is not None:
             eff[em]["closure_facts_per_edit"].append(r.closure_size)
-        if r.edit_info.get("edits_in_call"):  # parameters an editor added beside the weights (lifelong family)
-            eff[em]["added_kb_per_edit"].append(r.edit_info["added_bytes"] / r.edit_info["edits_in_call"] / 1024)
+        if r.edit_info.get("edits_in_call"):  # what an editor holds beside the weights (lifelong family)
+            if r.mode == "sequential":  # all it holds after the sequence (fixed parts included), per edit
+                eff[em]["held_kb"].append(r.edit_info["held_bytes"] / 1024)
+            else:
+                eff[em]["added_kb_per_edit"].append(r.edit_info["added_bytes"] / r.edit_info["edits_in_call"] / 1024)
         if r.edit_info.get("wrapped_prompts"):  # an in-context editor's cost at question time
             eff[em]["seconds_per_probe"].append(r.edit_info["wrap_seconds"] / r.edit_info["wrapped_prompts"])
         for p in r.probes:
@@ -102,6 +105,9 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
             rows.append(_eff(ed, mode, "peak_memory_mb", max(d["peak_memory_mb"]), len(d["peak_memory_mb"])))
         if d["added_kb_per_edit"]:
             rows.append(_eff(ed, mode, "added_kb_per_edit", statistics.mean(d["added_kb_per_edit"]), len(d["added_kb_per_edit"])))
+        if d["held_kb"]:
+            n = len(d["held_kb"])
+            rows.append(_eff(ed, mode, "added_kb_per_edit", max(d["held_kb"]) / n, n))
         if d["closure_facts_per_edit"]:
             sizes = d["closure_facts_per_edit"]
             rows.append(_eff(ed, mode, "closure_facts_per_edit", sum(sizes) / len(sizes), len(sizes)))
