@@ -49,12 +49,7 @@ def _entries(src: _Source, rec: dict, group: str, kinds: dict[str, str], expect:
         split = kinds.get(kind)
         if split is None:
             raise src.fail(f"{group}.{kind}", f"unknown kind; KnowEdit's {group} has {', '.join(sorted([*kinds, *UNREAD]))}")
-        if not isinstance(entries, list):
-            raise src.fail(f"{group}.{kind}", "expected a list of {prompt, ground_truth}")
-        for j, e in enumerate(entries):
-            where = f"{group}.{kind}[{j}]."
-            if not isinstance(e, dict):
-                raise src.fail(where[:-1], "expected an object {prompt, ground_truth}")
+        for where, e in src.objects(block, kind, "{prompt, ground_truth}", f"{group}."):
             answers = src.answers(e, "ground_truth", where)
             for p in src.probes(split, src.texts(e, "prompt", where), answers, where + "prompt"):
                 probes.append(p | {"expect": expect} | {"provenance": {**p["provenance"], "axis": kind}})

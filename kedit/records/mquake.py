@@ -36,16 +36,8 @@ def _str(src: _Source, d: dict, key: str, where: str) -> str:
 
 
 def _hops(src: _Source, rec: dict, key: str) -> list[tuple[str, list[str]]]:
-    hops = rec.get(key, [])
-    if not isinstance(hops, list):
-        raise src.fail(key, "expected a list of {question, cloze, answer, answer_alias}")
-    out = []
-    for i, h in enumerate(hops):
-        w = f"{key}[{i}]."
-        if not isinstance(h, dict):
-            raise src.fail(w[:-1], "expected an object {question, cloze, answer, answer_alias}")
-        out.append((src.text(h, "cloze", w), [src.text(h, "answer", w), *(src.texts(h, "answer_alias", w, required=False) or ())]))
-    return out
+    return [(src.text(h, "cloze", w), [src.text(h, "answer", w), *(src.texts(h, "answer_alias", w, required=False) or ())])
+            for w, h in src.objects(rec, key, "{question, cloze, answer, answer_alias}")]
 
 
 @_reader("mquake", _is_mquake, {"case_id", "requested_rewrite", "questions", "answer", "answer_alias", "new_answer",
@@ -56,10 +48,7 @@ def _mquake(rec: dict, src: _Source) -> dict:
     if not isinstance(rewrites, list) or not rewrites:
         raise src.fail("requested_rewrite", "expected a non-empty list of edits {prompt, subject, target_new, target_true}")
     edits = []
-    for k, rw in enumerate(rewrites):
-        w = f"requested_rewrite[{k}]."
-        if not isinstance(rw, dict):
-            raise src.fail(w[:-1], "expected an object {prompt, subject, target_new, target_true}")
+    for w, rw in src.objects(rec, "requested_rewrite", "{prompt, subject, target_new, target_true}"):
         template, subject = src.text(rw, "prompt", w), src.text(rw, "subject", w)
         if "{}" not in template:
             raise src.fail(w + "prompt", f"must contain '{{}}' where the subject goes, got {template!r}")

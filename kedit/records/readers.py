@@ -107,6 +107,18 @@ class _Source(_Checker):
     def fail(self, field: str, problem: str) -> RecordError:
         return RecordError(self.path, self.line, printable(field), printable(problem) + self.where)
 
+    def objects(self, d: dict, key: str, what: str, where: str = "") -> Iterator[tuple[str, dict]]:
+        """(place, object) of each item of the list ``d[key]`` (none when the key is missing); a value that
+        is not a list, or an item that is not an object, is an error naming it (``what``: its fields)."""
+        items = d.get(key, [])
+        if not isinstance(items, list):
+            raise self.fail(where + key, f"expected a list of {what}")
+        for i, x in enumerate(items):
+            w = f"{where}{key}[{i}]."
+            if not isinstance(x, dict):
+                raise self.fail(w[:-1], f"expected an object {what}")
+            yield w, x
+
     def answers(self, d: dict, key: str, where: str = "") -> tuple[str, ...]:
         """A string, a list of strings, or KnowEdit's list of alias lists (flattened, gold first)."""
         v = d.get(key)

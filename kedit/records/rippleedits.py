@@ -132,27 +132,14 @@ def _answers(src: _Source, query: dict, where: str) -> list[str]:
 
 def _tests(src: _Source, rec: dict, axis: str) -> list[dict]:
     split, expect = AXES[axis]
-    tests = rec.get(axis, [])
-    if not isinstance(tests, list):
-        raise src.fail(axis, "expected a list of tests")
     probes = []
-    for t, test in enumerate(tests):
-        where = f"{axis}[{t}]."
-        if not isinstance(test, dict):
-            raise src.fail(where[:-1], "expected an object {test_queries, test_condition, condition_queries}")
-        queries, conds = test.get("test_queries"), test.get("condition_queries", [])
-        if not isinstance(queries, list) or not isinstance(conds, list):
-            raise src.fail(where + "test_queries", "test_queries and condition_queries must be lists")
-        conditions = []
-        for c, q in enumerate(conds):
-            w = f"{where}condition_queries[{c}]."
-            if not isinstance(q, dict):
-                raise src.fail(w[:-1], "expected a query object")
-            conditions.append({"prompt": src.text(q, "prompt", w), "answers": _answers(src, q, w)})
-        for k, q in enumerate(queries):
-            w = f"{where}test_queries[{k}]."
-            if not isinstance(q, dict):
-                raise src.fail(w[:-1], "expected a query object")
+    for t, (where, test) in enumerate(src.objects(rec, axis, "{test_queries, test_condition, condition_queries}")):
+        query = "{prompt, answers, query_type, subject_id, relation, target_ids, phrase}"
+        if not isinstance(test.get("test_queries"), list):
+            raise src.fail(where + "test_queries", f"expected a list of queries {query}")
+        conditions = [{"prompt": src.text(q, "prompt", w), "answers": _answers(src, q, w)}
+                      for w, q in src.objects(test, "condition_queries", query, where)]
+        for w, q in src.objects(test, "test_queries", query, where):
             probes.append({"split": split, "expect": expect, "prompt": src.text(q, "prompt", w),
                            "answers": _answers(src, q, w), "conditions": conditions,
                            "provenance": {"source_format": "rippleedits", "source_field": w + "prompt", "axis": axis,

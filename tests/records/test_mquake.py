@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 import kedit
-from kedit.errors import RecordError
 from kedit.eval.modes import edit_requests
 from kedit.records import Edit, Probe, read_cases, read_jsonl, write_jsonl
 from tests.fixtures.hparams import TINY_OVERRIDES
+from tests.records.changed import error_of_changed
 
 FIXTURE = "tests/data/mquake.json"
 
@@ -66,10 +66,5 @@ def _ctx():
     (lambda r: r.update(questions=[]), "questions"),
 ])
 def test_a_bad_record_names_its_field(change, field, tmp_path):
-    records = json.loads(open(FIXTURE).read())
-    change(records[0])
-    path = tmp_path / "mquake.json"
-    path.write_text(json.dumps(records, indent=1))
-    with pytest.raises(RecordError) as e:
-        read_cases(path, fmt="mquake")
-    assert field in str(e.value)
+    err = error_of_changed(FIXTURE, "mquake", change, tmp_path)
+    assert field in err

@@ -1,13 +1,12 @@
 """The RippleEdits reader on a fixture in the authors' format (tests/data/rippleedits.json, written for kedit
 with the field structure of edenbiran/RippleEdits src/benchmark.py, testcase.py, query.py and fact.py)."""
 
-import json
 import logging
 
 import pytest
 
-from kedit.errors import RecordError
 from kedit.records import read_cases
+from tests.records.changed import error_of_changed
 
 FIXTURE = "tests/data/rippleedits.json"
 
@@ -50,10 +49,5 @@ def test_axes_map_to_splits_with_conditions_and_the_axis_kept(caplog):
     (lambda r: r.update(Relation_Specificity={"test_queries": []}), "Relation_Specificity"),
 ])
 def test_a_bad_record_names_its_field_and_place(change, field, tmp_path):
-    records = json.loads(open(FIXTURE).read())
-    change(records[0])
-    path = tmp_path / "ripple.json"
-    path.write_text(json.dumps(records, indent=1))
-    with pytest.raises(RecordError) as e:
-        read_cases(path, fmt="rippleedits")
-    assert field in str(e.value) and "record [0]" in str(e.value)
+    err = error_of_changed(FIXTURE, "rippleedits", change, tmp_path)
+    assert field in err and "record [0]" in err
