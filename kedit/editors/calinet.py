@@ -27,15 +27,14 @@ from torch import nn
 
 from ..errors import KeditError
 from .base import EditRequest, register_editor
-from .hparams import HyperParams
-from .lifelong.core import Training, encode_edits, target_nll_and_hit
+from .lifelong.core import LifelongHyperParams, Training, encode_edits, target_nll_and_hit
 from .lifelong.neurons import NeuronEditor, Neurons, attach_neurons
 from .locate.templates import context_templates
 from .locate.values import forward_from_layer, frozen
 
 
 @dataclass(frozen=True)
-class CaliNetHyperParams(HyperParams):
+class CaliNetHyperParams(LifelongHyperParams):
     editor: ClassVar[str] = "calinet"
     layer_fields: ClassVar[tuple[str, ...]] = ("layer",)
     negative_layers: ClassVar[bool] = True
@@ -49,6 +48,7 @@ class CaliNetHyperParams(HyperParams):
     seed: int = 0
 
     def check(self) -> None:
+        super().check()
         if self.slots < 1 or self.steps < 1 or not self.lr > 0 or not self.init_std > 0:
             raise KeditError("calinet: slots and steps must be >= 1, lr and init_std > 0")
 
@@ -81,4 +81,4 @@ class CaliNet(NeuronEditor):
                 nll, done = target_nll_and_hit(model, forward(), rows)
                 return torch.tensor(0.0 if done else 1.0), nll
             got = n.train_new(k, b, v, loss_fn, Training(hp.steps, hp.lr, stop_loss=0.5), who)
-        return {"n_slots": hp.slots, "steps": got["steps"], "held": got["loss_end"] < 0.5}
+        return {"n_slots": hp.slots, "steps": got["steps"], "held": got["converged"], "converged": got["converged"]}

@@ -41,15 +41,14 @@ from torch import nn
 from ..errors import KeditError
 from ..models.roles import module_at, path_of, weight_as_out_in
 from .base import EditRequest, register_editor
-from .hparams import HyperParams
-from .lifelong.core import Hooks, Training, encode_edits, nbytes, target_nll, train
+from .lifelong.core import Hooks, LifelongHyperParams, Training, encode_edits, nbytes, target_nll, train
 from .lifelong.editor import SideEditor
 from .locate.values import forward_from_layer, frozen
 from .nethook import Trace
 
 
 @dataclass(frozen=True)
-class GraceHyperParams(HyperParams):
+class GraceHyperParams(LifelongHyperParams):
     editor: ClassVar[str] = "grace"
     layer_fields: ClassVar[tuple[str, ...]] = ("layer",)
     negative_layers: ClassVar[bool] = True
@@ -64,6 +63,7 @@ class GraceHyperParams(HyperParams):
     seed: int = 0  # of the cold values
 
     def check(self) -> None:
+        super().check()
         if self.role not in ("mlp_out", "mlp_in"):
             raise KeditError(f"grace: role must be mlp_out or mlp_in, not {self.role!r}")
         if not self.eps > 0:

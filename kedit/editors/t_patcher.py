@@ -34,14 +34,13 @@ from torch import nn
 from ..errors import KeditError
 from ..models.text import head_logprobs
 from .base import EditRequest, register_editor
-from .hparams import HyperParams
-from .lifelong.core import Training, encode_edits, out_of_scope_texts, target_nll_and_hit
+from .lifelong.core import LifelongHyperParams, Training, encode_edits, out_of_scope_texts, target_nll_and_hit
 from .lifelong.neurons import NeuronEditor, Neurons, attach_neurons, ffn_inputs
 from .locate.values import forward_from_layer, frozen
 
 
 @dataclass(frozen=True)
-class TPatcherHyperParams(HyperParams):
+class TPatcherHyperParams(LifelongHyperParams):
     editor: ClassVar[str] = "t-patcher"
     layer_fields: ClassVar[tuple[str, ...]] = ("layer",)
     negative_layers: ClassVar[bool] = True
@@ -59,6 +58,7 @@ class TPatcherHyperParams(HyperParams):
     top_memory: int = 1000
 
     def check(self) -> None:
+        super().check()
         if not self.lr > 0 or self.steps < 1 or self.max_neurons < 1:
             raise KeditError("t-patcher: lr must be > 0, steps and max_neurons >= 1")
         if self.memory_texts < 1 or self.top_memory < 1:
@@ -104,4 +104,4 @@ class TPatcher(NeuronEditor):
                 mem = top_exp(a_mem - a_edit + hp.margin1, hp.top_memory) + top_exp(a_mem - hp.margin2, hp.top_memory)
                 return torch.tensor(0.0 if done else 1.0), edit + hp.alc * act + hp.mlc * mem
             got = p.train_new(k, b, v, loss_fn, Training(hp.steps, hp.lr, stop_loss=0.5), who)
-        return {"n_neurons": n, "steps": got["steps"], "held": got["loss_end"] < 0.5}
+        return {"n_neurons": n, "steps": got["steps"], "held": got["converged"], "converged": got["converged"]}

@@ -50,8 +50,7 @@ from torch import nn
 from ..errors import KeditError
 from ..models.roles import module_at, weight_as_out_in
 from .base import EditRequest, register_editor
-from .hparams import HyperParams
-from .lifelong.core import Hooks, Training, encode_edits, out_of_scope_texts, target_nll, train
+from .lifelong.core import Hooks, LifelongHyperParams, Training, encode_edits, out_of_scope_texts, target_nll, target_nll_and_hit, train
 from .lifelong.editor import SideEditor
 from .lifelong.merge import ties_merge
 from .locate.keys import body
@@ -60,7 +59,7 @@ from .locate.values import forward_from_layer, frozen
 
 
 @dataclass(frozen=True)
-class WiseHyperParams(HyperParams):
+class WiseHyperParams(LifelongHyperParams):
     editor: ClassVar[str] = "wise"
     layer_fields: ClassVar[tuple[str, ...]] = ("layer",)
     negative_layers: ClassVar[bool] = True
@@ -83,6 +82,7 @@ class WiseHyperParams(HyperParams):
     seed: int = 0  # of the shard masks
 
     def check(self) -> None:
+        super().check()
         if not 0 < self.mask_ratio <= 1:
             raise KeditError(f"wise: mask_ratio must be in (0, 1], got {self.mask_ratio}")
         if not self.lr > 0 or self.steps < 1:
@@ -235,7 +235,7 @@ class Wise(SideEditor):
                 got = train([w], loss_fn, Training(hp.steps, hp.lr, hp.stop_loss, "sgd"), who, after_step=clamp,
                             grad_hook=mask_grad)
                 with torch.no_grad():
-                    forward()
+                    _, held = target_nll_and_hit(model, forward()[:n_in, :loss_rows.ids.shape[1]], loss_rows)
                     _, d_in = act_loss()
         finally:
             mem.editing = False
@@ -253,7 +253,7 @@ class Wise(SideEditor):
                 group = mem.kept[-k:]
                 merged = ties_merge(mem.base, [s.weight for s in group], [1.0 / k] * k, hp.densities)
                 mem.kept = mem.kept[:-k] + [Shard(merged, torch.zeros_like(group[0].mask), min(s.eps for s in group), sum(s.n for s in group))]
-        return {**got, "delta_edit": float(d_in.mean())}
+        return {**got, "converged": held, "delta_edit": float(d_in.mean())}  # converged: every target token is the argmax
 
     # -- undo -----------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ to fire on the edit and stay silent on a memory of unrelated text, removed by re
 from __future__ import annotations
 
 import pytest
+import torch
 
 import kedit
 from kedit.editors import load_hparams, timed_edit
@@ -56,3 +57,23 @@ def test_an_edit_the_model_already_makes_adds_no_neuron(tiny_kg):
 def test_bad_hyper_parameters_are_refused(over, message):
     with pytest.raises(KeditError, match=message):
         load_hparams(TPatcher.hparams_cls, "t-patcher", None, over)
+
+
+def test_an_edit_that_does_not_converge_is_counted_or_failed(tiny_kg):
+    """One training step cannot make the patch hold: scored and counted by default, a failed case with
+    ``unconverged=fail`` (undone; the run goes on)."""
+    import kedit
+
+    over = {**TINY_OVERRIDES["t-patcher"], "steps": 1}
+    cases = tiny_kg.cases[:3]
+    rep = kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, cases, editors=["t-patcher"], hparams={"t-patcher": over},
+                         progress=False, generate=False)
+    n = {r.metric: r.value for r in rep.rows if r.split == "efficiency"}
+    assert not rep.failed and n["n_unconverged"] >= 1
+    before = [p.clone() for p in tiny_kg.model.parameters()]
+    rep = kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, cases, editors=["t-patcher"],
+                         hparams={"t-patcher": {**over, "unconverged": "fail"}}, progress=False, generate=False)
+    assert len(rep.failed) == n["n_unconverged"] and all("did not converge" in r.error for r in rep.failed)
+    assert all(torch.equal(a, b) for a, b in zip(before, tiny_kg.model.parameters()))
+    with pytest.raises(KeditError, match="unconverged must be one of score, fail"):
+        kedit.edit(tiny_kg.model, tiny_kg.tokenizer, "t-patcher", cases[0], hparams={**over, "unconverged": "maybe"})

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ...errors import KeditError
+from ..hparams import HyperParams
 from ...models.text import encode_prompts, encode_targets, head_logprobs, pad_batch, pad_id, target_positions
 
 
@@ -72,6 +73,25 @@ def target_nll_and_hit(model: nn.Module, hidden: torch.Tensor, rows: EditRows) -
     return (per_row / counts).mean(), hit
 
 
+UNCONVERGED = ("score", "fail")
+
+
+@dataclass(frozen=True)
+class LifelongHyperParams(HyperParams):
+    """What every lifelong editor's hyper-parameters have: what to do with an edit whose training ends
+    without the edit holding (its loss above the method's stop threshold): ``score`` it as it is (the
+    default: reliability shows it, as EasyEdit scores every edit) or ``fail`` it (undone, and recorded as
+    that case's error with the loss; the run goes on). Either way the summary counts them
+    (``n_unconverged``)."""
+
+    unconverged: str = "score"
+
+    def check(self) -> None:
+        """Subclasses' ``check`` calls this first."""
+        if self.unconverged not in UNCONVERGED:
+            raise KeditError(f"{self.editor}: unconverged must be one of {', '.join(UNCONVERGED)}, got {self.unconverged!r}")
+
+
 @dataclass(frozen=True)
 class Training:
     """The numbers of one edit's optimisation."""
@@ -113,7 +133,7 @@ def train(params: Sequence[torch.Tensor], loss_fn: Callable[[], tuple[torch.Tens
         if after_step is not None:
             with torch.no_grad():
                 after_step()
-    return {"steps": steps, "loss_start": first, "loss_end": last}
+    return {"steps": steps, "loss_start": first, "loss_end": last, "converged": last < how.stop_loss}
 
 
 class Hooks:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ...errors import KeditError
 from ...models.roles import n_layers
 from ..base import EditRequest, EditResult, Editor
 
@@ -67,7 +68,15 @@ class SideEditor(Editor):
         try:
             for r in ([list(requests)] if self.supports_batch else requests):
                 undo.append(self.checkpoint(state))
-                for k, v in self.edit_one(model, tok, state, r, hp, layer, undo[-1]).items():
+                one = self.edit_one(model, tok, state, r, hp, layer, undo[-1])
+                if one.get("converged") is False:
+                    one["n_unconverged"] = 1
+                    if getattr(hp, "unconverged", "score") == "fail":
+                        ids = ", ".join(x.case_id for x in (r if isinstance(r, list) else [r]))
+                        loss = f", loss {one['loss_end']:.3g}" if "loss_end" in one else ""
+                        raise KeditError(f"{self.name}: the edit of {ids} did not converge ({one.get('steps')} steps{loss}); "
+                                         "it is undone and recorded failed (unconverged=fail)")
+                for k, v in one.items():
                     info[k] = info.get(k, 0) + v if k in info and k.startswith("n_") else v
         except BaseException:
             self._undo(model, undo)
