@@ -61,10 +61,6 @@ def _key(r: EditRequest) -> str:
     return fact_sentence(r)
 
 
-def _query(text: str) -> str:
-    return text
-
-
 class ScopeClassifier(Learner):
     editor = "serac"
     model_bound = False
@@ -117,11 +113,11 @@ class ScopeClassifier(Learner):
         texts, owner, negatives = [], [], []
         for i, e in enumerate(batch):
             for q in (e.request.prompt, *e.equivalent[:2]):
-                texts.append(_query(q))
+                texts.append(q)
                 owner.append(i)
                 negatives.append(False)
             for q in e.unrelated[:2]:
-                texts.append(_query(q))
+                texts.append(q)
                 owner.append(i)
                 negatives.append(True)
         logits = self.logits(keys, self.embed(texts))  # (n_texts, n_edits)
@@ -138,7 +134,7 @@ class ScopeClassifier(Learner):
         if not prompts:
             return []
         keys = self.embed([_key(r) for r in requests]) if keys is None else keys
-        p = torch.sigmoid(self.logits(keys, self.embed([_query(q) for q in prompts])))
+        p = torch.sigmoid(self.logits(keys, self.embed(list(prompts))))
         best, idx = p.max(-1)
         return [int(i) if float(b) > self.threshold else None for b, i in zip(best, idx)]
 

@@ -67,9 +67,8 @@ def summarize(results: Iterable[CaseResult], precompute: Mapping[str, float] | N
             eff[em]["peak_memory_mb"].append(r.peak_memory_bytes / 2**20)
         if r.closure_size is not None:
             eff[em]["closure_facts_per_edit"].append(r.closure_size)
-        if "n_unconverged" in r.edit_info or r.edit_info.get("edits_in_call"):  # lifelong editors: edits that did not hold
-            eff[em]["unconverged"].append(r.edit_info.get("n_unconverged", 0) / max(1, r.edit_info.get("edits_in_call", 1)))
-        if r.edit_info.get("edits_in_call"):  # what an editor holds beside the weights (lifelong family)
+        if r.edit_info.get("edits_in_call"):  # lifelong editors: edits that did not hold, what they hold beside the weights
+            eff[em]["unconverged"].append(r.edit_info.get("n_unconverged", 0) / r.edit_info["edits_in_call"])
             if r.mode == "sequential":  # all it holds after the sequence (fixed parts included), per edit
                 eff[em]["held_kb"].append(r.edit_info["held_bytes"] / 1024)
             else:

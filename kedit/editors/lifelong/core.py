@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from ...errors import KeditError
-from ..hparams import HyperParams
 from ...models.text import encode_prompts, encode_targets, head_logprobs, pad_batch, pad_id, target_positions
+from ..hparams import HyperParams
 
 
 @dataclass

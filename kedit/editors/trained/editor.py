@@ -35,7 +35,7 @@ class TrainedEditor(Editor):
 
     def learner_for(self, model: nn.Module, tok, hp) -> Learner:
         per_model = self._loaded.setdefault(model, {})
-        key = f"{hp.artifact}|{hp!r}"
+        key = repr(hp)  # the artifact is one of its fields
         if key not in per_model:
             learner = self.new_learner(model, tok, hp)
             name, fp = model_identity(model)

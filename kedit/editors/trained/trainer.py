@@ -31,7 +31,7 @@ from torch import nn
 
 from ...errors import KeditError
 from ..hparams import HyperParams
-from .artifact import MANIFEST, load_tensors, save_artifact, save_tensors, write_json
+from .artifact import load_tensors, save_artifact, save_tensors, write_json
 from .data import TrainEdit, bench_overlap, drop_subjects, edits_digest, split_by_subject
 
 log = logging.getLogger(__name__)
@@ -283,6 +283,3 @@ def _result(editor: str, out: Path, step: int, seconds: float, best: dict | None
     return TrainResult(editor, out, step, seconds, dict(best or {}), stopped, data["n_train"], data["n_val"],
                        data["overlap_dropped"], list(history))
 
-
-def manifest_of(folder: str | Path) -> dict[str, Any]:
-    return json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))

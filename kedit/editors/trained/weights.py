@@ -119,7 +119,6 @@ class UpdateLearner(Learner):
         self.shapes = {n: out_in_shape(model, m) for n, m in self.modules_by_name.items()}
         self.transposed = roles_for(model).weight_in_out
         self.c_edit, self.c_loc = hp.c_edit, hp.c_loc
-        self._hp = hp
 
     def base_architecture(self) -> dict[str, Any]:
         return {"params": self.names, "shapes": {n: list(s) for n, s in self.shapes.items()}}
