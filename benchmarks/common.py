@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from kedit.eval.scoring import DEFAULT_BATCH_TOKENS, _batches
+from kedit import runtime
+from kedit.eval.scoring import _batches
 from kedit.models.text import encode_prompts, encode_targets, pad_batch, pad_id
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -61,7 +62,7 @@ def timed(fn, device, repeat=3):
 
 
 @torch.no_grad()
-def raw_forward(model, tok, pairs, device, batch_tokens=DEFAULT_BATCH_TOKENS):
+def raw_forward(model, tok, pairs, device, batch_tokens=runtime.CPU_BATCH_TOKENS):
     seqs = [p + t for p, t in zip(encode_prompts(tok, [p for p, _ in pairs]), encode_targets(tok, [t for _, t in pairs]))]
     batches = [pad_batch([seqs[i] for i in b], pad_id(tok)) for b in _batches([len(s) for s in seqs], batch_tokens)]
 
@@ -106,7 +107,7 @@ def stats_vs_stopped_forward(lm, layers, *, corpus: str, n_samples: int, max_tok
     path = path_of(model, "mlp_out", max(layers))
     t0 = time.perf_counter()
     with torch.no_grad():
-        for batch in length_batches([len(s) for s in seqs], batch_tokens):
+        for batch in length_batches([len(s) for s in seqs], runtime.batch_tokens(batch_tokens)):
             ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))
             with contextlib.ExitStack() as stack:
                 stack.enter_context(Trace(model, path, stop=True, retain_output=False))

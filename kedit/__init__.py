@@ -1,7 +1,8 @@
 """kedit: build portability benchmarks for knowledge editing and evaluate editors against them.
 
 The public Python API (see ``kedit.api`` and the README): ``load_model``, ``read_cases``, ``edit``,
-``evaluate``, ``load_report``, ``merge_reports``, ``generate``, ``filter_cases``, ``export_dataset``; and the
+``evaluate``, ``load_report``, ``merge_reports``, ``generate``, ``filter_cases``, ``export_dataset``,
+``Runtime`` (device, dtype, device map, batch budget); and the
 registries, each complete when first used: ``kedit.EDITORS``, ``kedit.FORMATS``,
 ``kedit.BACKENDS``, ``kedit.METRICS`` (plugins from the ``kedit.editors``, ``kedit.formats``,
 ``kedit.backends`` and ``kedit.metrics`` entry-point groups included).
@@ -31,6 +32,7 @@ _API = {
     "CaseResult": "kedit.eval.results",
     "ProbeResult": "kedit.eval.results",
     "KeditError": "kedit.errors",
+    "Runtime": "kedit.runtime",
 }
 
 __all__ = ["__version__", *_API]

@@ -31,6 +31,7 @@ import torch
 from ..errors import KeditError
 from ..records import Condition, EditCase, read_cases, write_jsonl
 from ..records.manifest import write_manifest
+from ..runtime import Runtime, read_device_map, resolve_device, using
 from .backends import generation_failed
 from .outputs import check_output, lock_for
 
@@ -139,18 +140,20 @@ class FilterResult:
 def filter_cases(cases: Sequence[EditCase] | str | Path, model: str | torch.nn.Module = "smollm2-135m", tok=None, *,
                  out: str | Path | None = None, fmt: str | None = None, mark: bool = False, check_keep: bool = False,
                  check_original: bool = True, device: str = "cpu", overwrite: bool = False,
-                 progress: bool = False) -> FilterResult:
+                 progress: bool = False, runtime: Runtime | None = None) -> FilterResult:
     """Keep the probes whose prerequisite facts the base model knows (see the module docs).
 
     ``cases``: EditCases or a file; ``model``: a name ``load_model`` knows, or a loaded model with
     its ``tok``. With ``out`` the kept cases go there, the dropped ones beside it
     (``<stem>.dropped.jsonl``), with a manifest; an existing ``out`` that this stage did not write
-    is refused unless ``overwrite``.
+    is refused unless ``overwrite``. ``runtime`` (``kedit.runtime.Runtime``: device, dtype, device map,
+    batch budget) replaces ``device`` when given.
     """
-    from ..models.loading import check_device
-
-    if isinstance(model, str):
-        check_device(device)
+    rt = runtime or Runtime(device)
+    if isinstance(model, str):  # a GPU asked for where none is, or a missing map file, fails before any work
+        rt = replace(rt, device=resolve_device(rt.device), device_map=read_device_map(rt.device_map))
+    elif runtime is None:  # a loaded model: its own device
+        rt = Runtime(str(next(model.parameters()).device))
     inp = None
     if isinstance(cases, (str, Path)):
         inp = Path(cases)
@@ -162,18 +165,18 @@ def filter_cases(cases: Sequence[EditCase] | str | Path, model: str | torch.nn.M
         out = Path(out)
         with lock_for(out):
             check_output(out, "filter", inputs=[inp] if inp else [], overwrite=overwrite)
-            return _filter(cases, model, tok, inp, out, mark, check_keep, check_original, device, progress)
-    return _filter(cases, model, tok, inp, None, mark, check_keep, check_original, device, progress)
+            return _filter(cases, model, tok, inp, out, mark, check_keep, check_original, rt, progress)
+    return _filter(cases, model, tok, inp, None, mark, check_keep, check_original, rt, progress)
 
 
 def _filter(cases: list[EditCase], model, tok, inp: Path | None, out: Path | None, mark: bool, check_keep: bool,
-            check_original: bool, device: str, progress: bool) -> FilterResult:
+            check_original: bool, rt: Runtime, progress: bool) -> FilterResult:
     from ..eval.asking import conditions_pass
     from ..models.loading import fingerprint_of, load_model
 
     t0 = time.perf_counter()
     if isinstance(model, str):
-        lm = load_model(model, device=device)
+        lm = load_model(model, dtype=rt.torch_dtype, device=rt.device, device_map=rt.device_map)
         model, tok, name, fingerprint = lm.model, lm.tokenizer, lm.name, lm.fingerprint
     else:
         if tok is None:
@@ -183,7 +186,7 @@ def _filter(cases: list[EditCase], model, tok, inp: Path | None, out: Path | Non
     load_s = time.perf_counter() - t0
     conds = collect(cases, check_original, check_keep)
     t1 = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), using(rt.resolved(model)):
         passed = conditions_pass(model, tok, conds, progress="filter" if progress else None) if conds else []
     ask_s = time.perf_counter() - t1
     known = {(c.prompt, c.answers): bool(v) for c, v in zip(conds, passed)}

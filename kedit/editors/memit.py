@@ -85,10 +85,10 @@ class MEMITHyperParams(HyperParams):
     mom2_n_samples: int = 10000  # the paper: 100,000 Wikipedia samples; wiki-offline has ~10,000
     mom2_max_tokens: int = 1024
     mom2_dtype: str = "float64"
-    mom2_batch_tokens: int = 4096
+    mom2_batch_tokens: int = 0  # 0: the runtime's --batch-tokens
     mom2_rcond: float = 1e-10
     mom2_ridge: float = 1e-4
-    keys_batch_tokens: int = 4096  # token budget of the batched key / hidden-state passes
+    keys_batch_tokens: int = 0  # token budget of the batched key / hidden-state passes (0: the runtime's)
 
     def check(self) -> None:
         if not self.layers:

@@ -111,7 +111,7 @@ class ROMEHyperParams(HyperParams):
     mom2_n_samples: int = 1000
     mom2_max_tokens: int = 256
     mom2_dtype: str = "float64"
-    mom2_batch_tokens: int = 4096
+    mom2_batch_tokens: int = 0  # 0: the runtime's --batch-tokens
     mom2_rcond: float = 1e-10  # C counts as near-singular when its Cholesky pivots spread by more than 1/rcond
     mom2_ridge: float = 1e-4  # then λ = ridge · mean eigenvalue of C
 

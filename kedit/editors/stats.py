@@ -46,6 +46,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .. import runtime
 from ..atomic import atomic_open
 from ..errors import KeditError
 from ..models.roles import path_of
@@ -58,7 +59,6 @@ log = logging.getLogger(__name__)
 STATS_FORMAT = 2  # bump when the accumulation or the corpus sampling changes
 CORPORA = ("wiki-offline", "wikitext", "wikipedia")
 WIKI_OFFLINE_SEED = 0
-DEFAULT_BATCH_TOKENS = 4096
 
 
 class CovarianceWarning(UserWarning):
@@ -227,7 +227,7 @@ def accumulate_mom2(
     layers: Sequence[int],
     max_tokens: int,
     dtype: torch.dtype = torch.float64,
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int = 0,
     progress: bool = True,
 ) -> tuple[dict[int, torch.Tensor], int, float]:
     """Σ k kᵀ / n over all non-padding tokens, for each layer's mlp_out input, in one stopped pass.
@@ -249,7 +249,7 @@ def accumulate_mom2(
     sums: dict[int, torch.Tensor] = {}
     n_tokens = 0
     body = _body(model)
-    batches = length_batches([len(s) for s in seqs], batch_tokens)
+    batches = length_batches([len(s) for s in seqs], runtime.batch_tokens(batch_tokens), runtime.active().max_batch)
     bar = tqdm(total=sum(len(s) for s in seqs), unit="tok", desc=f"mom2 layers {list(layers)}", disable=not progress, leave=False)
     t0 = time.perf_counter()
     try:
@@ -264,9 +264,10 @@ def accumulate_mom2(
                 if tr.input is None:
                     raise KeditError(f"module {paths[l]} was not reached in the forward pass")
                 k = tr.input[keep]  # (N, d_in), the model's dtype
+                k = k.to(product_dtype(k.dtype))  # a bfloat16 / float16 model's keys multiplied in float32
                 if l not in sums:
-                    sums[l] = torch.zeros(k.shape[1], k.shape[1], dtype=dtype, device=device)
-                sums[l] += (k.T @ k).to(dtype)  # Σ k kᵀ (d_in, d_in): per-batch product in the model's dtype, summed in `dtype`
+                    sums[l] = torch.zeros(k.shape[1], k.shape[1], dtype=dtype, device=k.device)
+                sums[l] += (k.T @ k).to(dtype)  # Σ k kᵀ (d_in, d_in): per-batch product in float32 at least, summed in `dtype`
             n = int(keep.sum())
             n_tokens += n
             bar.update(n)
@@ -276,6 +277,12 @@ def accumulate_mom2(
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
     return {l: (s / n_tokens).cpu() for l, s in sums.items()}, n_tokens, seconds
+
+
+def product_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype key products are taken in: float32 at least (a bfloat16 product keeps 8 bits of
+    mantissa, so Σ k kᵀ over thousands of tokens would drift), float64 where the keys are float64."""
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
 
 
 def layer_stats(
@@ -289,7 +296,7 @@ def layer_stats(
     max_tokens: int = 256,
     dtype: torch.dtype | str = torch.float64,
     texts: Sequence[str] | None = None,
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int = 0,
     progress: bool = True,
 ) -> dict[int, LayerStats]:
     """C = E[k kᵀ] of each layer's mlp_out input, from the cache or from one forward pass.

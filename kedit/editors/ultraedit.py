@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from .. import runtime
 from ..errors import KeditError
 from ..models.roles import module_at, path_of
 from ..models.text import encode_prompts, encode_targets, length_batches, pad_batch, pad_id
@@ -58,7 +59,7 @@ class UltraEditHyperParams(HyperParams):
     lr: float = 1e-6  # the normalised step's size
     token: str = "mask"  # where keys and gradients are taken: every real token, or the target's ("ans")
     ridge: float = 1.0  # λ of (KᵀK + λI)
-    batch_tokens: int = 4096  # token budget of one forward/backward pass
+    batch_tokens: int = 0  # token budget of one forward/backward pass (0: the runtime's --batch-tokens)
 
     def check(self) -> None:
         if not self.layers:
@@ -165,7 +166,7 @@ def keys_and_gradients(model: nn.Module, tok, requests: Sequence[EditRequest], h
     keys: dict[int, list[torch.Tensor]] = {layer: [] for layer in hp.layers}
     grads: dict[int, list[torch.Tensor]] = {layer: [] for layer in hp.layers}
     with frozen(model):
-        for batch in length_batches([len(s) for s in seqs], hp.batch_tokens):
+        for batch in length_batches([len(s) for s in seqs], runtime.batch_tokens(hp.batch_tokens)):
             ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))  # (B, T), right-padded
             ids, mask = ids.to(device), mask.to(device)
             tgt = torch.zeros_like(mask, dtype=torch.bool)  # target tokens

@@ -13,6 +13,7 @@ from .. import __version__
 from ..cliargs import HelpFormatter, non_negative_int, positive_int
 from ..errors import KeditError
 from ..redact import install_log_redaction, redact
+from ..runtime import add_runtime_arguments, runtime_from_args, using
 
 MODES = ("single", "batch", "sequential")  # kedit.eval.run.MODES, without importing torch for --help
 LS_KINDS = ("editors", "formats", "metrics", "models", "backends")
@@ -48,8 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--every", type=non_negative_int, default=0, help="sequential: score every K edits (0: about ten points)")
     r.add_argument("--turn-size", type=positive_int, default=1, help="sequential: edits written together in each turn (default 1)")
     r.add_argument("--hparam", action="append", default=[], metavar="EDITOR.KEY=VALUE", help="override a hyper-parameter (repeatable)")
-    r.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
-    r.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's)")
+    add_runtime_arguments(r)
     r.add_argument("--no-generate", action="store_true", help="skip greedy-generation metrics (faster)")
     c = r.add_argument_group("closure editing (each editor also runs as EDITOR+closure)")
     c.add_argument("--closure", default="none", metavar="{none,kg}", help="kg: write each edit with the facts it entails "
@@ -89,8 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--drop-overlap", action="store_true", help="leave out the training edits whose subject is in --bench")
     t.add_argument("--hparam", action="append", default=[], metavar="EDITOR.KEY=VALUE",
                    help="override a hyper-parameter, e.g. mend.train_steps=300 (repeatable)")
-    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
-    t.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's)")
+    add_runtime_arguments(t)
     _verbosity(t)
     ls = sub.add_parser("ls", help="list editors, formats, metrics, models or backends", formatter_class=fmt,
                         epilog="examples:\n  keval ls editors\n  keval ls formats")
@@ -199,20 +198,19 @@ def _ls(kind: str) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import torch
 
     from ..api import load_model, train
     from ..editors.hparams import parse_overrides
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    rt = runtime_from_args(args).resolved()
     overrides = parse_overrides(args.hparam)
     other = sorted(set(overrides) - {args.editor})
     if other:
         raise KeditError(f"--hparam names {', '.join(other)}, but this trains {args.editor}; write {args.editor}.KEY=VALUE")
-    loaded = load_model(args.model, device=args.device)
-    res = train(loaded.model, loaded.tokenizer, args.editor, args.train, args.out, hparams=overrides.get(args.editor),
-                bench=args.bench, drop_overlap=args.drop_overlap, progress=not args.quiet)
+    loaded = load_model(args.model, dtype=rt.torch_dtype, device=rt.device, device_map=rt.device_map)
+    with using(rt.resolved(loaded.model)):
+        res = train(loaded.model, loaded.tokenizer, args.editor, args.train, args.out, hparams=overrides.get(args.editor),
+                    bench=args.bench, drop_overlap=args.drop_overlap, progress=not args.quiet)
     best = ", ".join(f"{k} {v:.3f}" for k, v in res.best.items() if k != "step")
     print(f"{res.editor}: {res.steps} steps in {res.seconds:.0f} s ({res.stopped}); {res.n_train} training and "
           f"{res.n_val} validation edits" + (f", {res.overlap_dropped} left out (subjects in --bench)" if res.overlap_dropped else ""))
@@ -243,12 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "train":
             return _train(args)
         if args.cmd == "run":
-            import torch
 
             from ..editors.hparams import parse_overrides
 
-            if args.threads:
-                torch.set_num_threads(args.threads)
+            rt = runtime_from_args(args)
             hparams = args.hparams_from_config
             for ed, kv in parse_overrides(args.hparam).items():
                 hparams.setdefault(ed, {}).update(kv)
@@ -257,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                 editors=[e.strip() for e in str(args.editors).split(",") if e.strip()],
                 mode=args.mode, out=args.out, limit=args.limit, weights=args.weights,
                 batch_size=args.batch_size, every=args.every, turn_size=args.turn_size, hparams=hparams,
-                device=args.device, generate=not args.no_generate, progress=not quiet,
+                device=rt.device, dtype=rt.dtype, device_map=rt.device_map, batch_tokens=rt.batch_tokens,
+                max_batch=rt.max_batch, generate=not args.no_generate, progress=not quiet,
                 closure=args.closure, closure_depth=args.closure_depth, kg=args.kg, closure_batch=args.closure_batch,
                 closure_phrasing=args.closure_phrasing,
             )

@@ -28,6 +28,7 @@ from ..editors import EDITORS, load_hparams
 from ..errors import KeditError, UnknownNameError
 from ..records import EditCase, read_cases
 from ..records.jsonl import JsonlAppender, cases_digest, drop_partial_line
+from ..runtime import Runtime, using
 from . import report
 from .baseline import compute_baseline
 from .modes import Context, run_batch, run_sequential, run_single
@@ -51,7 +52,11 @@ class RunConfig:
     every: int = 0  # sequential: score every k edits (0: about ten points)
     turn_size: int = 1  # sequential: edits applied in one edit call (a turn)
     hparams: dict[str, dict[str, str]] = field(default_factory=dict)
-    device: str = "cpu"
+    device: str | None = "cpu"  # cpu, cuda, cuda:N, mps, auto (None: auto, silently)
+    dtype: str = "float32"  # the model's precision (kedit.runtime)
+    device_map: str | dict | None = None  # accelerate's placement over several devices
+    batch_tokens: int = 0  # padded tokens per forward batch (0: automatic)
+    max_batch: int = 64
     generate: bool = True
     seed: int = 0
     progress: bool = True  # progress bars (keval -q turns them off)
@@ -60,6 +65,9 @@ class RunConfig:
     kg: str | None = None
     closure_batch: int = 0
     closure_phrasing: str = "paraphrase"
+
+    def runtime(self) -> Runtime:
+        return Runtime(self.device, self.dtype, self.batch_tokens, self.max_batch, self.device_map)
 
 
 @dataclass
@@ -139,9 +147,10 @@ def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapp
     report.parse_weights(weights)
 
 
-# fields that must match for a folder to be resumed
+# fields that must match for a folder to be resumed (with their value in folders written before the field)
 _RESUME_KEYS = ("model", "bench_sha256", "mode", "limit", "batch_size", "every", "turn_size", "hparams", "generate",
-                "closure")
+                "closure", "dtype")
+_RESUME_DEFAULTS = {"dtype": "float32"}
 
 
 def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Sequence[str], mode: str = "single", *,
@@ -149,7 +158,8 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
              generate: bool = True, weights: str | None = None, out: str | Path | None = None,
              fingerprint: str | None = None, progress: bool = True, config: Mapping[str, Any] | None = None,
              closure: str | None = None, closure_depth: int = 1, kg: str | Path | None = None,
-             closure_batch: int = 0, closure_phrasing: str = "paraphrase", turn_size: int = 1) -> Report:
+             closure_batch: int = 0, closure_phrasing: str = "paraphrase", turn_size: int = 1,
+             runtime: Runtime | None = None) -> Report:
     """Run each editor on ``cases`` in ``mode`` and score every probe against the unedited model.
 
     ``hparams``: per-editor overrides ({"rome": {"layer": 5}}); ``out``: a run folder to write (and
@@ -165,6 +175,10 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
 
     ``turn_size`` (sequential mode): edits written together in one edit call per turn (a lifelong
     editor's turn, UltraEdit's batch of a turn); an editor that cannot batch writes a turn one by one.
+
+    ``runtime`` (``kedit.runtime.Runtime``): the scorer's and the statistics' token budget and batch
+    rows (default: the model's device and dtype, the budget chosen from free memory); it is active
+    while the run lasts, and recorded in config.json.
     """
     check_settings(editors, mode, hparams, weights, batch_size, every, closure, closure_depth, closure_batch,
                    closure_phrasing, turn_size)
@@ -187,6 +201,10 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     import transformers
 
     device = next(model.parameters()).device
+    if runtime is None:
+        runtime = Runtime(str(device), str(next(model.parameters()).dtype).removeprefix("torch."))
+    runtime = runtime.resolved(model)
+    resolved["runtime"], resolved["dtype"] = runtime.to_config(), runtime.dtype
     resolved["transformers"] = transformers.__version__
     resolved["machine"] = (f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} threads, "
                            + (torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"))
@@ -196,7 +214,8 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     lock = FolderLock(run_dir).acquire() if run_dir is not None else None
     closure_fn = _closure_of(resolved["closure"])
     try:
-        return _evaluate(model, tok, list(cases), hps, resolved, run_dir, progress, closure_fn)
+        with using(runtime):
+            return _evaluate(model, tok, list(cases), hps, resolved, run_dir, progress, closure_fn)
     finally:
         if lock:
             lock.release()
@@ -224,7 +243,7 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
     if cfg_path is not None and cfg_path.is_file():
         old = json.loads(cfg_path.read_text())
         check_run_schema(old, out)
-        diff = [k for k in _RESUME_KEYS if old.get(k) != resolved.get(k)]
+        diff = [k for k in _RESUME_KEYS if old.get(k, _RESUME_DEFAULTS.get(k)) != resolved.get(k)]
         if diff:
             raise KeditError(f"{out} holds a run with other settings ({', '.join(diff)} differ); "
                              "pass the same arguments to resume it or choose another --out")
@@ -450,9 +469,10 @@ def run(cfg: RunConfig) -> Report:
         _closure_of({"kg": cfg.kg, "depth": cfg.closure_depth, "phrasing": cfg.closure_phrasing})
     if cfg.limit is not None and cfg.limit < 1:
         raise KeditError(f"--limit must be at least 1, got {cfg.limit}")
-    from ..models.loading import check_device
+    from ..runtime import read_device_map, resolve_device
 
-    check_device(cfg.device)
+    rt = cfg.runtime()  # a bad dtype or budget, a GPU asked for where none is, a missing map file: fail now
+    rt = dataclasses.replace(rt, device=resolve_device(rt.device), device_map=read_device_map(rt.device_map))
     torch.manual_seed(cfg.seed)
     cases = read_cases(cfg.bench, cfg.fmt)
     if cfg.limit:
@@ -462,10 +482,11 @@ def run(cfg: RunConfig) -> Report:
     t0 = time.perf_counter()
     from ..models import load_model
 
-    lm = load_model(cfg.model, device=cfg.device)
+    lm = load_model(cfg.model, dtype=rt.torch_dtype, device=rt.device, device_map=rt.device_map)
     config = {"model": cfg.model, "bench": cfg.bench, "fmt": cfg.fmt, "limit": cfg.limit, "out": cfg.out,
-              "device": cfg.device, "seed": cfg.seed, "model_load_seconds": time.perf_counter() - t0}
+              "device": rt.device, "seed": cfg.seed, "model_load_seconds": time.perf_counter() - t0}
     return evaluate(lm.model, lm.tokenizer, cases, cfg.editors, cfg.mode, hparams=cfg.hparams, batch_size=cfg.batch_size,
                     every=cfg.every, generate=cfg.generate, weights=cfg.weights, out=cfg.out, fingerprint=lm.fingerprint,
                     progress=cfg.progress, config=config, closure=cfg.closure, closure_depth=cfg.closure_depth, kg=cfg.kg,
-                    closure_batch=cfg.closure_batch, closure_phrasing=cfg.closure_phrasing, turn_size=cfg.turn_size)
+                    closure_batch=cfg.closure_batch, closure_phrasing=cfg.closure_phrasing, turn_size=cfg.turn_size,
+                    runtime=rt)

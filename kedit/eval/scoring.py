@@ -5,8 +5,9 @@
   positions that predict a target token (the final hidden states elsewhere never meet the LM head).
 * ``greedy(prompts, n)``: greedy continuations, left-padded batches with a KV cache.
 
-Batches are formed by sorting requests by length and filling a token budget, so padding is small;
-identical requests are computed once.
+Batches are formed by sorting requests by length and filling a token budget (the active runtime's
+``--batch-tokens`` and ``--max-batch`` unless a call names its own), so padding is small; identical
+requests are computed once.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .. import runtime
 from ..models.text import encode_prompts, encode_targets, head_logprobs, length_batches, pad_batch, pad_id, target_positions
 
-DEFAULT_BATCH_TOKENS = 4096
-MAX_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class TargetScore:
         return self.logprob / len(self.logprobs)
 
 
-def _batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
-    return length_batches(lengths, batch_tokens, MAX_BATCH)
+def _batches(lengths: Sequence[int], batch_tokens: int | None) -> list[list[int]]:
+    return length_batches(lengths, runtime.batch_tokens(batch_tokens), runtime.active().max_batch)
 
 
 def _bar(batches: list[list[int]], desc: str | None, kind: str):
@@ -65,7 +65,7 @@ def teacher_forced(
     model: nn.Module,
     tok,
     pairs: Sequence[tuple[str, str]],
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int | None = None,
     prompt_ids: dict[str, list[int]] | None = None,
     progress: str | None = None,
 ) -> list[TargetScore]:
@@ -136,7 +136,7 @@ def greedy(
     tok,
     prompts: Sequence[str],
     max_new_tokens: Sequence[int] | int,
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int | None = None,
     forced: Sequence[Sequence[int]] | None = None,
     progress: str | None = None,
 ) -> list[tuple[int, ...]]:

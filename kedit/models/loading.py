@@ -46,10 +46,20 @@ def close_to_builtin(name: str) -> bool:
     return name not in BUILTINS and bool(difflib.get_close_matches(name, BUILTINS.names(), n=1, cutoff=0.8))
 
 
-def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> LoadedModel:
+def load_model(name: str, dtype: torch.dtype | str = torch.float32, device: str | torch.device = "cpu",
+               device_map: str | dict | None = None) -> LoadedModel:
+    """The model and tokenizer ``name`` names, in ``dtype``, on ``device`` or placed by accelerate's
+    ``device_map`` ("auto" or a map of module names to devices; every weight must stay
+    materialised: a map that offloads weights to "disk" or "meta" is refused, since an editor
+    writes weights). The fingerprint names the dtype when it is not float32 (the unedited answers
+    and the layer statistics of a bfloat16 model are its own)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
     device = check_device(device)
+    if isinstance(device_map, dict):
+        refuse_offload(device_map)
     if name in BUILTINS:
         lm = BUILTINS.get(name)(dtype)
     else:
@@ -66,7 +76,12 @@ def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torc
             raise KeditError(f"model '{name}': {path} is not a model folder")
         try:
             tok = AutoTokenizer.from_pretrained(src)
-            model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype)
+            placed = {"device_map": device_map} if device_map is not None else {}
+            model = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, **placed)
+        except ValueError as e:
+            if device_map is None:
+                raise
+            raise bad_map(name, e) from None
         except OSError as e:
             why = " ".join(str(e).split()).rstrip(".")  # transformers' messages run over several lines
             raise KeditError(
@@ -75,10 +90,56 @@ def load_model(name: str, dtype: torch.dtype = torch.float32, device: str | torc
         if fp.startswith("hub:"):
             fp += f"@{getattr(model.config, '_commit_hash', None) or 'main'}"
         lm = LoadedModel(model, _prepare_tokenizer(tok), name, fp)
-    lm.model.to(device).eval()
+    if dtype != torch.float32:
+        lm.fingerprint += f":{str(dtype).removeprefix('torch.')}"
+    if device_map is None:
+        lm.model.to(device)
+    elif not any(hasattr(m, "_hf_hook") for m in lm.model.modules()):  # loaded whole (a built-in, a one-device map)
+        dispatch(lm.model, getattr(lm.model, "hf_device_map", None) or device_map, dtype)
+    check_materialised(lm.model, name)
+    lm.model.eval()
     lm.model.requires_grad_(False)
     _FINGERPRINTS[lm.model] = lm.fingerprint
     return lm
+
+
+def dispatch(model: torch.nn.Module, device_map: str | dict, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """Place a loaded model with accelerate: ``device_map`` "auto" / "balanced" / "sequential" (inferred
+    from the devices' free memory) or an explicit map. accelerate's hooks go on every mapped module
+    (also when the map names one device), so a run exercises the same path as on several GPUs."""
+    from accelerate import dispatch_model, infer_auto_device_map
+
+    if isinstance(device_map, str):
+        no_split = getattr(model, "_no_split_modules", None) or []
+        device_map = infer_auto_device_map(model, no_split_module_classes=no_split, dtype=dtype)
+    refuse_offload(device_map)
+    try:
+        dispatch_model(model, device_map=device_map, force_hooks=True)
+    except ValueError as e:
+        raise bad_map(getattr(model.config, "name_or_path", "") or type(model).__name__, e) from None
+    model.hf_device_map = dict(device_map)
+    return model
+
+
+def bad_map(name: str, e: ValueError) -> KeditError:
+    why = " ".join(str(e).split())
+    return KeditError(f"model '{name}': the device map does not place every weight ({why[:200]}{'...' if len(why) > 200 else ''}); "
+                      "map every top-level module (or '' for the whole model) to a device, or use --device-map auto")
+
+
+def refuse_offload(device_map: dict) -> None:
+    bad = sorted({str(d) for d in device_map.values()} & {"disk", "meta"})
+    if bad:
+        raise KeditError(f"the device map offloads modules to {', '.join(bad)}; editors write weights, so every weight "
+                         "must live on a device (cpu, cuda:N): give the devices more memory or map those modules to cpu")
+
+
+def check_materialised(model: torch.nn.Module, name: str) -> None:
+    """Every parameter holds real values (accelerate's offload leaves "meta" parameters behind)."""
+    meta = [n for n, p in model.named_parameters() if p.device.type == "meta"]
+    if meta:
+        raise KeditError(f"model '{name}': {len(meta)} parameters were offloaded (e.g. {meta[0]}) and are not in memory; "
+                         "editors write weights, so use a device map that keeps every module on a cpu or cuda device")
 
 
 def check_device(device: str | torch.device) -> torch.device:

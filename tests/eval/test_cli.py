@@ -52,6 +52,22 @@ def test_config_file_gives_the_options_and_flags_override_it(tiny_kg, tmp_path, 
     assert "--model is required" in capsys.readouterr().err
 
 
+def test_runtime_options_reach_the_run(tiny_kg, tmp_path):
+    """--dtype, --batch-tokens and --max-batch are the run's runtime (config.json), and a bfloat16 run
+    is its own (resuming it in float32 is refused)."""
+    bench = write_jsonl(tiny_kg.cases[:2], tmp_path / "bench.jsonl")
+    out = tmp_path / "bf16"
+    args = ["run", "--model", str(tiny_kg.path), "--bench", str(bench), "--editors", "ft-l", "--out", str(out), "-q",
+            "--no-generate", "--device", "auto"]
+    for k, v in TINY_OVERRIDES["ft-l"].items():
+        args += ["--hparam", f"ft-l.{k}={v}"]
+    assert main(args + ["--dtype", "bfloat16", "--batch-tokens", "256", "--max-batch", "4"]) == 0
+    conf = json.loads((out / "config.json").read_text())
+    assert conf["runtime"] == {"device": "cpu", "dtype": "bfloat16", "batch_tokens": 256, "max_batch": 4, "device_map": None}
+    assert conf["dtype"] == "bfloat16" and conf["model_fingerprint"].endswith(":bfloat16")
+    assert main(args) == 2  # float32 on the bfloat16 folder
+
+
 @pytest.fixture()
 def finished_run(tiny_kg, tmp_path):
     """An FT-L run on two tiny-model cases."""

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import torch
-
-from ...cliargs import positive_int
-
+from ...runtime import add_runtime_arguments, runtime_from_args
 from ..filtering import METRIC, filter_cases
 
 
@@ -17,19 +14,16 @@ def add_arguments(p) -> None:
     p.add_argument("--mark", action="store_true", help="keep dropped probes of kept cases in --out, marked, instead of moving them out")
     p.add_argument("--check-keep", action="store_true", help="also drop keep probes whose gold answer the model does not give")
     p.add_argument("--no-original-check", action="store_true", help="keep cases whose original fact the model does not know")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    add_runtime_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace --out even if kbuild filter did not write it")
     p.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
 
 
 def run(args) -> int:
     """``kbuild filter``: parse, call ``filter_cases``, print."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
     res = filter_cases(args.inp, args.model, out=args.out, fmt=args.format, mark=args.mark, check_keep=args.check_keep,
-                       check_original=not args.no_original_check, device=args.device, overwrite=args.overwrite,
-                       progress=True)
+                       check_original=not args.no_original_check, overwrite=args.overwrite, progress=True,
+                       runtime=runtime_from_args(args))
     f = res.figures["filter"]
     cc = f["cases"]
     print(f"kbuild filter: {cc['kept']} of {cc['in']} cases kept -> {res.out} (manifest {res.manifest.name}); "

@@ -34,7 +34,7 @@ class StatsSpec:
     n_samples: int = 1000
     max_tokens: int = 256
     dtype: str = "float64"
-    batch_tokens: int = 4096
+    batch_tokens: int = 0  # 0: the runtime's --batch-tokens
     rcond: float = 1e-10
     ridge: float = 1e-4
 

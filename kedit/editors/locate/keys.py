@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ... import runtime
 from ...errors import KeditError
 from ...models.text import encode_prompts, length_batches, pad_batch, pad_id
 from ..nethook import Trace
@@ -73,7 +74,7 @@ def mean_key_value(model: nn.Module, tok, site: str, prompts: Sequence[str], sub
 
 @torch.no_grad()
 def mean_at_sites(model: nn.Module, tok, key_site: str, out_site: str, prompts: Sequence[Sequence[str]],
-                  subjects: Sequence[str], fact_token: str, batch_tokens: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+                  subjects: Sequence[str], fact_token: str, batch_tokens: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per request (MEMIT's batch), the mean over its prompts ``p.format(subject)`` of ``key_site``'s
     input (keys, (N, d_in)) and of ``out_site``'s output ((N, d_out)) at the lookup token, every
     request in length-sorted batches; the forward pass stops at ``out_site``, which must not come
@@ -88,7 +89,7 @@ def mean_at_sites(model: nn.Module, tok, key_site: str, out_site: str, prompts: 
     k_sum = v_sum = None
     counts = torch.zeros(len(prompts), device=device)
     owner_t = torch.tensor(owner, device=device)
-    for batch in length_batches([len(e) for e in enc], batch_tokens):
+    for batch in length_batches([len(e) for e in enc], runtime.batch_tokens(batch_tokens)):
         ids, mask = pad_batch([enc[i] for i in batch], pad_id(tok))
         with Trace(model, key_site, retain_output=False) as tk, Trace(model, out_site, stop=True, retain_input=False) as tv:
             body(model)(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
