@@ -2,7 +2,7 @@
 
 The public Python API (see ``kedit.api`` and the README): ``load_model``, ``read_cases``, ``edit``,
 ``evaluate``, ``load_report``, ``merge_reports``, ``generate``, ``filter_cases``, ``export_dataset``,
-``Runtime`` (device, dtype, device map, batch budget); and the
+``Runtime`` (device, dtype, device map, batch budget), ``run_sweep`` / ``read_sweep`` (``keval sweep``); and the
 registries, each complete when first used: ``kedit.EDITORS``, ``kedit.FORMATS``,
 ``kedit.BACKENDS``, ``kedit.METRICS`` (plugins from the ``kedit.editors``, ``kedit.formats``,
 ``kedit.backends`` and ``kedit.metrics`` entry-point groups included).
@@ -33,6 +33,8 @@ _API = {
     "ProbeResult": "kedit.eval.results",
     "KeditError": "kedit.errors",
     "Runtime": "kedit.runtime",
+    "run_sweep": "kedit.sweep",  # not "sweep": that is the subpackage's name
+    "read_sweep": "kedit.sweep",
 }
 
 __all__ = ["__version__", *_API]

@@ -9,6 +9,8 @@
     generated = kedit.generate(cases, backend="kg")              # GenerateResult
     trained = kedit.train(model, tok, "mend", "train.jsonl", out="artifacts/mend")   # TrainResult
     kept = kedit.filter_cases(generated.cases, model=model, tok=tok)   # FilterResult
+    swept = kedit.run_sweep("sweep.yaml", out="runs/sweep")     # SweepResult (keval sweep)
+    rt = kedit.Runtime(device="cuda", dtype="bfloat16")          # evaluate(..., runtime=rt)
 
 Every function returns a typed result and logs through ``logging`` (``logging.getLogger("kedit")``);
 nothing prints.

@@ -45,6 +45,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "sentence_transformers": ("sentence-transformers", "ike"),
     "gguf": ("gguf", "builtin"),
     "matplotlib": ("matplotlib", "plots"),
+    "ray": ("ray", "ray"),  # keval sweep on Ray (--local needs none)
 }
 
 

@@ -16,7 +16,7 @@ from kedit.errors import KeditError, RunError
 from kedit.optional import EXTRAS, MissingExtra, require
 
 ROOT = Path(__file__).resolve().parents[1]
-FEATURE_EXTRAS = ("annotate", "llm", "ike", "builtin", "plots")
+FEATURE_EXTRAS = ("annotate", "llm", "ike", "builtin", "plots", "ray")
 
 
 def _pyproject() -> dict:

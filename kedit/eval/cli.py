@@ -91,6 +91,25 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a hyper-parameter, e.g. mend.train_steps=300 (repeatable)")
     add_runtime_arguments(t)
     _verbosity(t)
+    s = sub.add_parser("sweep", help="a grid of runs (models x benches x editors x modes x hparams x seeds) on Ray",
+                       formatter_class=fmt, epilog=SWEEP_EXAMPLES,
+                       description="Run every cell of a sweep file as a keval run of one editor, on a local Ray cluster, "
+                       "a cluster at --address, or one after another here (--local). A rerun skips the cells done and "
+                       "resumes the others; a cell that fails is recorded and the rest go on. The merged figures go to "
+                       "OUT/sweep_summary.csv (long form), sweep_summary.md, sweep_ranking.json and sweep_heatmap.png.")
+    s.add_argument("file", metavar="SWEEP.yaml", help="keys: models, benches, editors, modes (lists); optional hparams "
+                   "(a list of override maps), seeds, limit, batch_size, every, generate")
+    s.add_argument("--out", required=True, help="the sweep folder (a rerun resumes it)")
+    s.add_argument("--address", help="ray://HOST:PORT, HOST:PORT or auto (default: start a local Ray cluster)")
+    s.add_argument("--local", action="store_true", help="no Ray: run the cells one after another in this process")
+    s.add_argument("--retries", type=non_negative_int, default=2, help="Ray retries of a cell whose worker dies")
+    s.add_argument("--cpus-per-cell", type=positive_int, default=1, help="CPUs (and torch threads) per cell where the "
+                   "cluster has no GPU; with GPUs each cell takes one")
+    s.add_argument("--weights", help="ranking weights, e.g. portability=2,locality=1")
+    s.add_argument("--cache", metavar="DIR", help="shared artefacts (converted models, statistics, projectors, unedited "
+                   "answers) every worker sees (default: kedit's cache)")
+    add_runtime_arguments(s)
+    _verbosity(s)
     ls = sub.add_parser("ls", help="list editors, formats, metrics, models or backends", formatter_class=fmt,
                         epilog="examples:\n  keval ls editors\n  keval ls formats")
     ls.add_argument("kind", choices=LS_KINDS)
@@ -104,6 +123,43 @@ TRAIN_EXAMPLES = """examples:
   keval run --model smollm2-135m --bench data/demo/bench.jsonl --editors mend --hparam mend.artifact=artifacts/mend-smollm2 \\
       --out runs/mend
 """
+
+
+SWEEP_EXAMPLES = """examples:
+  keval sweep sweep.yaml --out runs/sweep                       # a local Ray cluster on this machine
+  keval sweep sweep.yaml --out runs/sweep --address ray://head:10001 --dtype bfloat16
+  keval sweep sweep.yaml --out runs/sweep --local              # no Ray: one cell after another
+sweep.yaml:
+  models: [smollm2-135m]
+  benches: [data/demo/bench.jsonl]
+  editors: [rome, memit, ft-l]
+  modes: [single, batch]
+  hparams: [{}, {rome: {v_lr: 0.1}}]
+  seeds: [0, 1]
+  limit: 20
+"""
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ..sweep import sweep
+
+    def line(i: int, n: int, cell, rec: dict) -> None:
+        took = f" in {rec['seconds']:.0f} s" if rec.get("seconds") is not None else ""
+        again = f", {rec['attempts']} attempts" if rec.get("attempts", 1) > 1 else ""
+        err = f": {rec['error']}" if rec.get("error") else ""
+        tqdm.write(f"[{i}/{n}] {rec['status']:6s} {cell.cell_id}{took}{again}{err}")
+
+    res = sweep(args.file, args.out, local=args.local, address=args.address, retries=args.retries,
+                cpus_per_cell=args.cpus_per_cell, weights=args.weights, runtime=runtime_from_args(args), cache=args.cache,
+                progress=not args.quiet, on_cell=line)
+    print((res.out / "sweep_summary.md").read_text())
+    if res.failed:
+        print(f"{len(res.failed)} of {len(res.cells)} cells failed (errors in {res.out / 'cells.jsonl'}); "
+              "rerun the same command to retry them")
+    print(f"sweep folder: {res.out}")
+    return 1 if res.failed else 0
 
 
 def _verbosity(p: argparse.ArgumentParser) -> None:
@@ -240,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.cmd == "train":
             return _train(args)
+        if args.cmd == "sweep":
+            return _sweep(args)
         if args.cmd == "run":
 
             from ..editors.hparams import parse_overrides

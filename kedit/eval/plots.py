@@ -1,4 +1,5 @@
-"""PNG plots of a run: per-editor bars of each split's primary metric, and sequential decay curves."""
+"""PNG plots of a run: per-editor bars of each split's primary metric, sequential decay curves, and a
+sweep's heat map of editors × splits."""
 
 from __future__ import annotations
 
@@ -94,5 +95,43 @@ def decay(decay_csv: Path, out: Path, title: str = "") -> Path | None:
     fig.tight_layout()
     path = out / "decay_sequential.png"
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def heatmap(panels: dict[str, list], path: Path) -> Path:
+    """A sweep's heat map: per panel (a model on a benchmark), rows "editor (mode)", columns the
+    splits, each cell the split's headline metric after editing (blank where not scored).
+    ``panels``: title -> that panel's ``report.SummaryRow``s."""
+    import numpy as np
+
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(max(4.5, 1.0 + 0.9 * len(SPLITS)) * n, 1.6 + 0.32 * max(
+        len({(r.editor, r.mode) for r in rows}) for rows in panels.values())), squeeze=False)
+    for ax, (title, rows) in zip(axes[0], panels.items()):
+        avail = {r.mode: set() for r in rows}
+        for r in rows:
+            avail[r.mode].add(r.metric)
+        splits = [s for s in SPLITS if any(r.split == s for r in rows)]
+        keys = sorted({(r.editor, r.mode) for r in rows if r.split in SPLITS})
+        val = {(r.editor, r.mode, r.split): r.value for r in rows
+               if r.split in SPLITS and r.metric == primary_metric(r.split, avail[r.mode]) and r.n_executed}
+        grid = np.full((len(keys), len(splits)), np.nan)
+        for i, (ed, mode) in enumerate(keys):
+            for j, s in enumerate(splits):
+                grid[i, j] = val.get((ed, mode, s), np.nan)
+        im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for i in range(len(keys)):
+            for j in range(len(splits)):
+                if not np.isnan(grid[i, j]):
+                    ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                            color="white" if grid[i, j] < 0.5 else "black")
+        ax.set_xticks(range(len(splits)))
+        ax.set_xticklabels(splits, rotation=35, ha="right", fontsize=7)
+        ax.set_yticks(range(len(keys)))
+        ax.set_yticklabels([f"{e} ({m})" for e, m in keys], fontsize=7)
+        ax.set_title(title, fontsize=8)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="headline metric after the edit")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
