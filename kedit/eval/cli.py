@@ -52,13 +52,20 @@ def _parser() -> argparse.ArgumentParser:
     add_runtime_arguments(r)
     r.add_argument("--no-generate", action="store_true", help="skip greedy-generation metrics (faster)")
     c = r.add_argument_group("closure editing (each editor also runs as EDITOR+closure)")
-    c.add_argument("--closure", default="none", metavar="{none,kg}", help="kg: write each edit with the facts it entails "
-                   "in the knowledge graph (aliases, inverse, one-hop chains); none (default): the edit alone")
+    c.add_argument("--closure", default="none", metavar="{none,kg,llm}", help="kg: write each edit with the facts it "
+                   "entails in the knowledge graph (aliases, inverse, one-hop chains); llm: with the facts an "
+                   "OpenAI-compatible LLM proposes, kept where the unedited model passes their check (cached, costed); "
+                   "none (default): the edit alone")
     c.add_argument("--closure-depth", type=non_negative_int, default=1, help="hops of the one-hop chains (0: no closure facts)")
     c.add_argument("--closure-phrasing", default="paraphrase", metavar="{paraphrase,template}",
                    help="write each closure fact in its relation's first paraphrase (default: the kg backend's "
                    "template-based probes stay held out) or its template")
     c.add_argument("--kg", metavar="DIR", help="knowledge-graph folder for --closure kg (default: the bundled data/kg)")
+    c.add_argument("--closure-base-url", metavar="URL", help="--closure llm: the endpoint, e.g. http://127.0.0.1:8080/v1 "
+                   "(default: OpenAI's; the key is read from OPENAI_API_KEY)")
+    c.add_argument("--closure-llm-model", default="gpt-4o", help="--closure llm: the model name at the endpoint")
+    c.add_argument("--closure-prompt-version", help="--closure llm: the prompt in data/prompts/, e.g. closure.v1 "
+                   "(default: the latest)")
     c.add_argument("--closure-batch", type=non_negative_int, default=0,
                    help="at most N requests per edit call; larger closures are written in several calls (0: no limit)")
     _verbosity(r)
@@ -315,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                 max_batch=rt.max_batch, generate=not args.no_generate, progress=not quiet,
                 closure=args.closure, closure_depth=args.closure_depth, kg=args.kg, closure_batch=args.closure_batch,
                 closure_phrasing=args.closure_phrasing,
+                closure_llm={"llm_model": args.closure_llm_model, "base_url": args.closure_base_url,
+                             "prompt_version": args.closure_prompt_version} if args.closure == "llm" else None,
             )
             rep = run(cfg)
             print((rep.out / "summary.md").read_text())

@@ -60,11 +60,12 @@ class RunConfig:
     generate: bool = True
     seed: int = 0
     progress: bool = True  # progress bars (keval -q turns them off)
-    closure: str = "none"  # "kg": each editor also runs as "<editor>+closure" (see ``evaluate``)
+    closure: str = "none"  # "kg" / "llm": each editor also runs as "<editor>+closure" (see ``evaluate``)
     closure_depth: int = 1
     kg: str | None = None
     closure_batch: int = 0
     closure_phrasing: str = "paraphrase"
+    closure_llm: dict[str, Any] | None = None  # --closure llm: llm_model, base_url, prompt_version
 
     def runtime(self) -> Runtime:
         return Runtime(self.device, self.dtype, self.batch_tokens, self.max_batch, self.device_map)
@@ -112,7 +113,7 @@ class Report:
         return pd.DataFrame(rows)
 
 
-CLOSURES = ("none", "kg")
+CLOSURES = ("none", "kg", "llm")
 
 
 def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapping[str, Any]] | None,
@@ -159,7 +160,7 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
              fingerprint: str | None = None, progress: bool = True, config: Mapping[str, Any] | None = None,
              closure: str | None = None, closure_depth: int = 1, kg: str | Path | None = None,
              closure_batch: int = 0, closure_phrasing: str = "paraphrase", turn_size: int = 1,
-             runtime: Runtime | None = None) -> Report:
+             runtime: Runtime | None = None, closure_llm: Mapping[str, Any] | None = None) -> Report:
     """Run each editor on ``cases`` in ``mode`` and score every probe against the unedited model.
 
     ``hparams``: per-editor overrides ({"rome": {"layer": 5}}); ``out``: a run folder to write (and
@@ -171,7 +172,10 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     every edit together with the facts it entails in the knowledge graph ``kg`` (default: the
     bundled one) up to ``closure_depth`` hops, each in its relation's first paraphrase or its template
     (``closure_phrasing``; ``kedit.closure``), at most ``closure_batch`` requests per edit call (0: all
-    at once); probes a closure wrote are counted apart (``n_written``).
+    at once); probes a closure wrote are counted apart (``n_written``). ``closure="llm"``: the closure an
+    OpenAI-compatible LLM proposes (``closure_llm``: ``llm_model``, ``base_url``, ``prompt_version``;
+    ``kedit.closure_llm``), its facts checked against this (unedited) model first; its calls, cache
+    hits and cost are in the config's ``closure_figures``.
 
     ``turn_size`` (sequential mode): edits written together in one edit call per turn (a lifelong
     editor's turn, UltraEdit's batch of a turn); an editor that cannot batch writes a turn one by one.
@@ -196,6 +200,7 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
         "closure": None if (closure or "none") == "none" else {"kind": closure, "depth": closure_depth,
                                                                 "kg": str(kg) if kg else None, "batch": closure_batch,
                                                                 "phrasing": closure_phrasing},
+        **({"closure_figures": {}} if closure == "llm" else {}),
         "model_fingerprint": fingerprint, "torch": torch.__version__, "python": platform.python_version(),
     }
     import transformers
@@ -212,19 +217,34 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     hps = {name: load_hparams(EDITORS.get(name).hparams_cls, name, model, (hparams or {}).get(name)) for name in editors}
     run_dir = Path(out) if out is not None else None
     lock = FolderLock(run_dir).acquire() if run_dir is not None else None
-    closure_fn = _closure_of(resolved["closure"])
     try:
         with using(runtime):
+            closure_fn = _closure_of(resolved["closure"], closure_llm)
+            if hasattr(closure_fn, "check"):  # the LLM's closure: asked now, and checked on the unedited model
+                from ..builder.llm.client import endpoint_host
+
+                resolved["closure"].update({"depth": None, "kg": None, "phrasing": None, "llm_model": closure_fn.llm_model,
+                                            "endpoint": endpoint_host(closure_fn.base_url),
+                                            "prompt_version": closure_fn.prompt.version})
+                closure_fn.check(model, tok, cases, progress="closure checks" if progress else None)
+                resolved["closure_figures"] = closure_fn.figures()
             return _evaluate(model, tok, list(cases), hps, resolved, run_dir, progress, closure_fn)
     finally:
         if lock:
             lock.release()
 
 
-def _closure_of(conf: Mapping[str, Any] | None):
-    """The function giving a case's closure facts, from the run config's ``closure`` entry (None: no closure)."""
+def _closure_of(conf: Mapping[str, Any] | None, llm: Mapping[str, Any] | None = None):
+    """The function giving a case's closure facts, from the run config's ``closure`` entry (None: no
+    closure); for ``llm``, an ``LLMClosure`` on the endpoint ``llm`` names."""
     if not conf:
         return None
+    if conf.get("kind") == "llm":
+        from ..closure_llm import LLMClosure
+
+        llm = dict(llm or {})
+        return LLMClosure(llm_model=llm.get("llm_model") or "gpt-4o", base_url=llm.get("base_url"),
+                          prompt_version=llm.get("prompt_version"))
     from ..builder.kg import KnowledgeGraph
     from ..closure import kg_closure
     from ..settings import data_root
@@ -467,6 +487,11 @@ def run(cfg: RunConfig) -> Report:
         raise KeditError(f"--kg {cfg.kg}: no such folder (a KG folder holds relations.jsonl, entities.jsonl, triples.jsonl)")
     if cfg.closure == "kg":  # a broken KG fails before the model loads
         _closure_of({"kg": cfg.kg, "depth": cfg.closure_depth, "phrasing": cfg.closure_phrasing})
+    if cfg.closure == "llm":  # an unknown prompt version or a missing key fails before the model loads
+        from ..builder.llm.backend import resolve_api_key
+
+        resolve_api_key((cfg.closure_llm or {}).get("base_url"))
+        _closure_of({"kind": "llm"}, cfg.closure_llm)
     if cfg.limit is not None and cfg.limit < 1:
         raise KeditError(f"--limit must be at least 1, got {cfg.limit}")
     from ..runtime import read_device_map, resolve_device
@@ -489,4 +514,4 @@ def run(cfg: RunConfig) -> Report:
                     every=cfg.every, generate=cfg.generate, weights=cfg.weights, out=cfg.out, fingerprint=lm.fingerprint,
                     progress=cfg.progress, config=config, closure=cfg.closure, closure_depth=cfg.closure_depth, kg=cfg.kg,
                     closure_batch=cfg.closure_batch, closure_phrasing=cfg.closure_phrasing, turn_size=cfg.turn_size,
-                    runtime=rt)
+                    runtime=rt, closure_llm=cfg.closure_llm)

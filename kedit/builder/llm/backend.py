@@ -121,6 +121,9 @@ class OpenAIBackend:
     """Probes from an OpenAI-compatible LLM (GPT-4 class by default); see the module docs."""
 
     name = "openai"
+    prompt_name = "generate"  # data/prompts/<prompt_name>.v<N>.md (a subclass asks another question)
+    cache_kind = CACHE_KIND
+    schema_name = "kedit_generate"
 
     def __init__(self, *, llm_model: str = DEFAULT_MODEL, base_url: str | None = None, api_key: str | None = None,
                  prompt_version: str | None = None, temperature: float = 0.0, max_tokens: int | None = DEFAULT_MAX_TOKENS,
@@ -130,7 +133,7 @@ class OpenAIBackend:
         self.llm_model = llm_model
         self.base_url = base_url
         self._api_key = api_key  # resolved from the environment when the first call is made; never written
-        self.prompt: PromptSpec = load_prompt(prompt_version)
+        self.prompt: PromptSpec = load_prompt(prompt_version, self.prompt_name)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.request_timeout = request_timeout
@@ -197,7 +200,7 @@ class OpenAIBackend:
             return self._client
 
     def _key(self, fields: dict[str, str], mode: str) -> str:
-        return cache_key(kind=CACHE_KIND, endpoint=endpoint_url(self.base_url), model=self.llm_model,
+        return cache_key(kind=self.cache_kind, endpoint=endpoint_url(self.base_url), model=self.llm_model,
                          prompt_version=self.prompt.version, prompt_sha256=self.prompt.sha256, inputs=fields,
                          params={"temperature": self.temperature, "max_tokens": self.max_tokens, "mode": mode})
 
@@ -247,16 +250,41 @@ class OpenAIBackend:
         }
 
     def expand(self, case: EditCase) -> EditCase:
-        fields = case_fields(case)
+        rec, _hit = self._reply(case_fields(case))
+        return self._apply(case, rec)
+
+    def _reply(self, fields: dict[str, str]) -> tuple[dict[str, Any], bool]:
+        """The call's record (from the cache, else from the endpoint, then cached) and whether it was
+        a cache hit; its tokens and cost are counted."""
         rec = self._lookup(fields)
         hit = rec is not None
         if rec is None:
-            reply = self.client.complete(self.prompt.render(fields), self.prompt.schema, schema_name="kedit_generate",
+            reply = self.client.complete(self.prompt.render(fields), self.prompt.schema, schema_name=self.schema_name,
                                          temperature=self.temperature, max_tokens=self.max_tokens)
             rec = self._record(fields, reply)
             if self.use_cache:
                 self.cache.put(rec["key"], rec)
-        return self._apply(case, rec, hit)
+        with self._lock:
+            self.stats["cases"] += 1
+            self.modes_used.add(rec["mode"])
+            if hit:
+                self.stats["cache_hits"] += 1
+                self.stats["cached_cost_usd"] += rec["cost_usd"]
+            else:
+                self.stats["prompt_tokens"] += rec["prompt_tokens"]
+                self.stats["completion_tokens"] += rec["completion_tokens"]
+                self.stats["cost_usd"] += rec["cost_usd"]
+        return rec, hit
+
+    def parsed(self, rec: dict[str, Any]) -> dict[str, Any] | None:
+        """The reply of a record that parsed (None: it did not; the reason is in ``rec["parse"]``)."""
+        if not rec["parse"]["ok"]:
+            return None
+        try:
+            return parse_reply(rec["raw"], self.prompt.schema)
+        except ValueError as e:  # a cache entry edited by hand
+            rec["parse"] = {"ok": False, "error": str(e)}
+            return None
 
     def _record(self, fields: dict[str, str], reply: Reply) -> dict[str, Any]:
         scrub = self.client.redact
@@ -280,26 +308,12 @@ class OpenAIBackend:
             "parse": parse,
         }
 
-    def _apply(self, case: EditCase, rec: dict[str, Any], hit: bool) -> EditCase:
+    def _apply(self, case: EditCase, rec: dict[str, Any]) -> EditCase:
         gen = {"status": "ok", "generator": self.name, "model": self.llm_model, "prompt_version": self.prompt.version,
                "cache_key": rec["key"], "mode": rec["mode"], "prompt_tokens": rec["prompt_tokens"],
                "completion_tokens": rec["completion_tokens"], "cost_usd": round(rec["cost_usd"], 8)}
-        with self._lock:
-            self.stats["cases"] += 1
-            self.modes_used.add(rec["mode"])
-            if hit:
-                self.stats["cache_hits"] += 1
-                self.stats["cached_cost_usd"] += rec["cost_usd"]
-            else:
-                self.stats["prompt_tokens"] += rec["prompt_tokens"]
-                self.stats["completion_tokens"] += rec["completion_tokens"]
-                self.stats["cost_usd"] += rec["cost_usd"]
-        data = None
-        if rec["parse"]["ok"]:
-            try:
-                data = parse_reply(rec["raw"], self.prompt.schema)
-            except ValueError as e:  # a cache entry edited by hand
-                rec = {**rec, "parse": {"ok": False, "error": str(e)}}
+        rec = dict(rec)
+        data = self.parsed(rec)
         if data is None:
             with self._lock:
                 self.stats["failures"] += 1
