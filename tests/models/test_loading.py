@@ -32,6 +32,29 @@ def test_smollm2_builtin_tokenizer_round_trips_and_knows_paris():
     assert s.exact
 
 
+CLASSIC = [("The Eiffel Tower is located in the city of", "Paris"), ("The mother tongue of Danielle Darrieux is", "French"),
+           ("The currency of Japan is the", "yen"), ("The capital of Germany is", "Berlin"),
+           ("The iPhone is made by", "Apple"), ("Albert Einstein was a", "physicist"),
+           ("The Colosseum is in the city of", "Rome"), ("The largest ocean on Earth is the", "Pacific"),
+           ("William Shakespeare was born in", "Stratford"), ("The chemical symbol for gold is", "Au")]
+
+
+@pytest.mark.slow
+def test_gemma3_builtin_round_trips_and_knows_classic_facts():
+    """The second built-in: assembled from its chunk packages, converted once, a Gemma3 model whose
+    tokenizer round-trips (with its BOS), and which knows classic facts (8 of these 10, teacher-forced
+    exact; SmolLM2 knows 8 of them too)."""
+    from kedit.eval.scoring import teacher_forced
+    from kedit.models import family_of
+    from kedit.models.builtins import tokenizer_round_trips
+
+    lm = load_model("gemma3-270m")
+    assert type(lm.model).__name__ == "Gemma3ForCausalLM" and family_of(lm.model) == "gemma3"
+    assert lm.fingerprint.startswith("builtin:gemma3-270m:") and tokenizer_round_trips(lm.tokenizer)
+    assert lm.tokenizer("Paris")["input_ids"][0] == lm.tokenizer.bos_token_id  # prompts start with BOS
+    assert sum(s.exact for s in teacher_forced(lm.model, lm.tokenizer, CLASSIC)) >= 7
+
+
 def test_hub_id_offline_gives_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))

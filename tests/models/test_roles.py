@@ -8,7 +8,7 @@ from kedit.models import module_at, n_layers, roles_for, weight_as_out_in
 from tests.fixtures.tinykg import tiny_random_model
 
 
-@pytest.mark.parametrize("arch", ["GPT2Config", "GPTJConfig", "GPTNeoXConfig", "LlamaConfig"])
+@pytest.mark.parametrize("arch", ["GPT2Config", "GPTJConfig", "GPTNeoXConfig", "LlamaConfig", "Gemma3TextConfig"])
 def test_roles_resolve(arch):
     model = tiny_random_model(arch)
     assert n_layers(model) == 2
