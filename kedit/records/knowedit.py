@@ -5,7 +5,8 @@ JSON of its fact subsets WikiData_recent, WikiData_counterfact and ZsRE, as Easy
 A record: ``subject, prompt, target_new, ground_truth`` (missing for WikiData_recent), ``rephrase`` (ZsRE),
 ``portability {Reasoning, Subject_Aliasing, Logical_Generalization}`` and ``locality
 {Relation_Specificity, Forgetfulness}``, each a list of ``{prompt, ground_truth}`` whose ground_truth is a
-string, a list of strings or a list of alias lists (flattened, the first answer first).
+string, a list of strings or a list of alias lists (flattened, the first answer first). kedit's own split
+names are read as keys too (what ``kbuild export --to easyedit|knowedit`` writes).
 
 Mapping (the source field stays in each probe's provenance, as RippleEdits' reader does):
 prompt -> ``reliability`` (foil ground_truth); rephrase -> ``generalization``; Subject_Aliasing ->
@@ -21,8 +22,11 @@ from __future__ import annotations
 
 from .readers import _reader, _Source
 
-PORTABILITY = {"Subject_Aliasing": "subject_replace", "Reasoning": "one_hop"}
-LOCALITY = {"Relation_Specificity": "other_relation", "Forgetfulness": "other_relation"}
+PORTABILITY = {"Subject_Aliasing": "subject_replace", "Reasoning": "one_hop",
+               # kedit's split names, as ``kbuild export --to easyedit|knowedit`` writes them (kedit.records.writers)
+               "subject_replace": "subject_replace", "reverse_relation": "reverse_relation", "one_hop": "one_hop"}
+LOCALITY = {"Relation_Specificity": "other_relation", "Forgetfulness": "other_relation",
+            "locality": "locality", "other_relation": "other_relation", "distract_neighbor": "distract_neighbor"}
 UNREAD = ("Logical_Generalization",)
 
 

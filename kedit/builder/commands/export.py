@@ -15,8 +15,13 @@ from ..export import export_dataset, hub
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--in", dest="input", required=True, metavar="FILE",
                    help="benchmark records (kedit JSONL, or any format `--format` names)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the dataset into")
+    p.add_argument("--out", required=True, metavar="PATH", help="folder to write the dataset into (--to hf), or the "
+                   "JSON file (--to easyedit|knowedit)")
     p.add_argument("--format", default=None, help="input format (default: detected from the first record)")
+    p.add_argument("--to", default="hf", metavar="{hf,easyedit,knowedit}", help="hf: the Hugging Face dataset layout "
+                   "(Parquet configs per split, card); easyedit: one JSON array whose portability/locality objects are "
+                   "keyed by kedit's splits, as EasyEdit's editor.edit takes them; knowedit: the same with KnowEdit's "
+                   "keys (Subject_Aliasing, Reasoning, Relation_Specificity), as EasyEdit's KnowEdit loader reads it")
     p.add_argument("--push-to-hub", metavar="REPO_ID", default=None,
                    help="also create the Hub dataset repo NAMESPACE/NAME and upload the folder (token from HF_TOKEN)")
     p.add_argument("--private", action="store_true", help="with --push-to-hub: create the repository private")
@@ -31,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     in_path, out = Path(args.input), Path(args.out)
     cases = read_cases(in_path, args.format)  # validates every record before anything is written
+    if args.to != "hf":
+        return _write_format(args, cases, in_path, out, t0)
     if args.push_to_hub:  # fail on a bad id or a missing token before writing anything
         hub.check_repo_id(args.push_to_hub)
         hub.hub_token()
@@ -50,4 +57,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"kbuild export: no probes, so no config, for: {', '.join(summary['skipped_configs'])}")
     if url:
         print(f"kbuild export: pushed to {url}")
+    return 0
+
+
+def _write_format(args: argparse.Namespace, cases, in_path: Path, out: Path, t0: float) -> int:
+    """``--to easyedit|knowedit``: one JSON file, its manifest beside it."""
+    from ...records.writers import write_cases
+
+    if args.push_to_hub or args.private:
+        raise KeditError(f"--push-to-hub and --private apply to --to hf; --to {args.to} writes a local JSON file")
+    if out.exists() and not args.overwrite and not out.with_name(out.stem + ".manifest.json").is_file():
+        raise KeditError(f"{out} exists and kbuild export did not write it; pass --overwrite to replace it")
+    summary = write_cases(cases, out, args.to)
+    seconds = time.perf_counter() - t0
+    write_manifest(out, "export", input_path=in_path, figures={**summary, "seconds": round(seconds, 3)})
+    keys = ", ".join(f"{k} {n}" for k, n in summary["probes_by_key"].items())
+    print(f"kbuild export: {summary['cases']} cases -> {out} ({args.to}: {keys}) in {seconds:.1f} s")
+    if summary["not_carried"]:
+        print("kbuild export: not carried by the format: " + ", ".join(f"{k} {n}" for k, n in summary["not_carried"].items()))
     return 0
