@@ -72,6 +72,7 @@ CASES = [
     ("keval", KEVAL + " --closure llm --closure-base-url http://127.0.0.1:9/v1 --closure-prompt-version v9",
      "unknown prompt version 'closure.v9'"),
     ("keval", KEVAL + " --closure lmm", "did you mean 'llm'"),
+    ("keval", KEVAL + " --judge openai --judge-base-url http://127.0.0.1:9/v1 --no-generate", "--judge grades generations"),
     ("keval", "run --model {model} --bench {folder} --editors ft-l --out {new}", "not a dataset written by kbuild export"),
     ("keval", "run --model {model} --bench {utf8} --editors ft-l --out {new}", "bad_utf8.jsonl"),
     ("keval", "run --model {model} --bench {deep} --editors ft-l --out {new}", "deep.jsonl"),

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--hparam", action="append", default=[], metavar="EDITOR.KEY=VALUE", help="override a hyper-parameter (repeatable)")
     add_runtime_arguments(r)
     r.add_argument("--no-generate", action="store_true", help="skip greedy-generation metrics (faster)")
+    j = r.add_argument_group("LLM judge of the generations (a judge metric per probe)")
+    j.add_argument("--judge", choices=("openai",), help="grade every generation with an OpenAI-compatible model (cached, "
+                   "costed); calibrate it first with keval judge-agreement")
+    j.add_argument("--judge-model", default="gpt-4o", help="the judge's model name at the endpoint")
+    j.add_argument("--judge-base-url", metavar="URL", help="the judge's endpoint (default: OpenAI's; key from OPENAI_API_KEY)")
+    j.add_argument("--judge-prompt-version", help="the judge prompt in data/prompts/, e.g. judge.v1 (default: the latest)")
     c = r.add_argument_group("closure editing (each editor also runs as EDITOR+closure)")
     c.add_argument("--closure", default="none", metavar="{none,kg,llm}", help="kg: write each edit with the facts it "
                    "entails in the knowledge graph (aliases, inverse, one-hop chains); llm: with the facts an "
@@ -98,6 +104,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a hyper-parameter, e.g. mend.train_steps=300 (repeatable)")
     add_runtime_arguments(t)
     _verbosity(t)
+    ja = sub.add_parser("judge-agreement", help="Cohen's kappa of an LLM judge against human verdicts (Label Studio)",
+                        formatter_class=fmt, epilog="examples:\n  kbuild annotate pull ... --out verified.jsonl\n"
+                        "  keval judge-agreement verified.jsonl --judge-model gpt-4o\n"
+                        "  keval judge-agreement verified.jsonl --judge-base-url http://127.0.0.1:8080/v1 --judge-model local",
+                        description="Put every probe that annotators adjudicated correct or incorrect (the output of "
+                        "kbuild annotate pull and its .rejected.jsonl) to the judge, as the annotators saw it, and "
+                        "report Cohen's kappa between the judge and the humans, with the confusion counts.")
+    ja.add_argument("verified", metavar="VERIFIED.jsonl", help="kbuild annotate pull's output")
+    ja.add_argument("--rejected", metavar="FILE", help="its rejected probes (default: VERIFIED.rejected.jsonl beside it)")
+    ja.add_argument("--judge-model", default="gpt-4o", help="the judge's model name at the endpoint")
+    ja.add_argument("--judge-base-url", metavar="URL", help="the endpoint (default: OpenAI's; key from OPENAI_API_KEY)")
+    ja.add_argument("--judge-prompt-version", help="the judge prompt, e.g. judge.v1 (default: the latest)")
+    ja.add_argument("--out", metavar="FILE.json", help="also write the figures here")
+    _verbosity(ja)
     s = sub.add_parser("sweep", help="a grid of runs (models x benches x editors x modes x hparams x seeds) on Ray",
                        formatter_class=fmt, epilog=SWEEP_EXAMPLES,
                        description="Run every cell of a sweep file as a keval run of one editor, on a local Ray cluster, "
@@ -145,6 +165,35 @@ sweep.yaml:
   seeds: [0, 1]
   limit: 20
 """
+
+
+def _judge_conf(args: argparse.Namespace) -> dict[str, Any]:
+    return {"llm_model": args.judge_model, "base_url": args.judge_base_url, "prompt_version": args.judge_prompt_version}
+
+
+def _judge_agreement(args: argparse.Namespace) -> int:
+    import json
+
+    from ..atomic import atomic_write_json
+    from ..builder.llm.backend import resolve_api_key
+    from .judge import LLMJudge, judge_agreement
+
+    conf = _judge_conf(args)
+    judge = LLMJudge(llm_model=conf["llm_model"], base_url=conf["base_url"], api_key=resolve_api_key(conf["base_url"]),
+                     prompt_version=conf["prompt_version"])
+    res = judge_agreement(judge, args.verified, args.rejected)
+    k = res["kappa"]
+    print(f"judge {conf['llm_model']} ({judge.prompt.version}) against the human verdicts of {res['n_items']} probes: "
+          f"Cohen's kappa {'undefined' if k is None else f'{k:.3f}'}, raw agreement "
+          f"{'-' if res['agreement'] is None else format(res['agreement'], '.3f')}")
+    print("  " + ", ".join(f"{key} {n}" for key, n in res["confusion"].items()))
+    if res["left_out"] or res["judge_unusable"]:
+        print(f"  left out: {json.dumps(res['left_out'])}; judge replies unusable: {res['judge_unusable']}")
+    fig = res["judge"]
+    print(f"  calls {fig['calls']}, cache hits {fig['cache_hits']}, cost ${fig['cost_usd']:.4f}")
+    if args.out:
+        atomic_write_json(Path(args.out), res)
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -305,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.cmd == "sweep":
             return _sweep(args)
+        if args.cmd == "judge-agreement":
+            return _judge_agreement(args)
         if args.cmd == "run":
 
             from ..editors.hparams import parse_overrides
@@ -324,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 closure_phrasing=args.closure_phrasing,
                 closure_llm={"llm_model": args.closure_llm_model, "base_url": args.closure_base_url,
                              "prompt_version": args.closure_prompt_version} if args.closure == "llm" else None,
+                judge=_judge_conf(args) if args.judge else None,
             )
             rep = run(cfg)
             print((rep.out / "summary.md").read_text())

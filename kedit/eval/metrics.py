@@ -169,6 +169,12 @@ def mc_acc(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
     return MetricValue(_mc(post.choices, probe), _mc(pre.choices, probe))
 
 
+@register_metric("judge", "an LLM judge (keval run --judge) says the generation, cut as gen_em's, gives the answer or an "
+                 "alias (keep probes: the true answer); its reason is in each probe's result")
+def judge(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
+    return None  # filled by kedit.eval.judge after the probes are scored, where a judge is set
+
+
 def probe_values(probe: Probe, post: Answers, pre: Answers) -> dict[str, MetricValue]:
     """Every registered metric that applies to one executed probe. Greedy-generation metrics apply
     only where the post-edit answers carry a generation (``keval run --no-generate`` asks none)."""

@@ -28,7 +28,7 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -39,7 +39,7 @@ from ..errors import KeditError, RunError
 from ..records import EditCase
 from .asking import ask
 from .baseline import Baseline
-from .metrics import primary_metric, probe_values
+from .metrics import MetricValue, natural_stop, primary_metric, probe_values
 from .results import CaseResult, DecayPoint, ProbeResult
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class Context:
     progress: bool = True
     closure: Callable[[EditCase], Sequence[ClosureFact]] | None = None  # the facts an edit entails
     closure_batch: int = 0  # most requests in one edit call when a closure makes them many (0: no limit)
+    judge: Any = None  # an LLMJudge (kedit.eval.judge): every generation also gets its verdict
 
 
 def request_of(case: EditCase) -> EditRequest:
@@ -119,14 +120,27 @@ def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[
         ok = [j for j, q in enumerate(prompts) if not isinstance(q, PromptFailure)]
         keys, todo, prompts = [keys[j] for j in ok], [todo[j] for j in ok], [prompts[j] for j in ok]
     answers = ask(ctx.model, ctx.tok, todo, prompts, generate=ctx.generate) if todo else []
-    for (cid, i), probe, post in zip(keys, todo, answers):
+    judged = _judged(ctx, todo, answers)
+    for (cid, i), probe, post, (verdict, reason) in zip(keys, todo, answers, judged):
         metrics = probe_values(probe, post, ctx.baseline.answers[(cid, i)])
+        if verdict is not None:
+            metrics["judge"] = MetricValue(1.0 if verdict else 0.0)
         key = normalize_prompt(probe.prompt)
         by_other = probe.split != "reliability" and bool((edited or {}).get(key, set()) - {cid})
         out[cid].append(ProbeResult(i, probe.split, probe.expect, True, metrics, post.generated, probe.prompt, probe.answers,
-                                    written=key in written or by_other))
+                                    written=key in written or by_other, judge_reason=reason))
     for cid in out:
         out[cid].sort(key=lambda r: r.index)
+    return out
+
+
+def _judged(ctx: Context, probes, answers) -> list[tuple[bool | None, str | None]]:
+    """The judge's (verdict, reason) of each probe's generation (None, None: no judge or no generation)."""
+    todo = [j for j, post in enumerate(answers) if ctx.judge is not None and post.generated is not None]
+    out: list[tuple[bool | None, str | None]] = [(None, None)] * len(answers)
+    got = ctx.judge.verdicts([(probes[j].prompt, probes[j].answers, natural_stop(answers[j].generated)) for j in todo]) if todo else []
+    for j, v in zip(todo, got):
+        out[j] = v
     return out
 
 

@@ -40,6 +40,7 @@ class ProbeResult:
     answers: tuple[str, ...] = ()
     written: bool = False  # its prompt was written by an edit of the run (a closure, another case): scored, not counted
     error: str | None = None  # the editor could not put this probe to the model (the reason); not scored
+    judge_reason: str | None = None  # the LLM judge's reason for its ``judge`` verdict (keval run --judge)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "split": self.split, "expect": self.expect, "executed": self.executed}
@@ -53,6 +54,8 @@ class ProbeResult:
             d["written"] = True
         if self.error is not None:
             d["error"] = self.error
+        if self.judge_reason is not None:
+            d["judge_reason"] = self.judge_reason
         return d
 
     @classmethod
@@ -60,7 +63,7 @@ class ProbeResult:
         return cls(index=int(d["index"]), split=d["split"], expect=d["expect"], executed=bool(d["executed"]),
                    metrics={m: MetricValue(v["post"], v.get("pre")) for m, v in (d.get("metrics") or {}).items()},
                    generated=d.get("generated"), prompt=d.get("prompt"), answers=tuple(d.get("answers") or ()),
-                   written=bool(d.get("written", False)), error=d.get("error"))
+                   written=bool(d.get("written", False)), error=d.get("error"), judge_reason=d.get("judge_reason"))
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class RunConfig:
     closure_batch: int = 0
     closure_phrasing: str = "paraphrase"
     closure_llm: dict[str, Any] | None = None  # --closure llm: llm_model, base_url, prompt_version
+    judge: dict[str, Any] | None = None  # --judge openai: llm_model, base_url, prompt_version
 
     def runtime(self) -> Runtime:
         return Runtime(self.device, self.dtype, self.batch_tokens, self.max_batch, self.device_map)
@@ -150,8 +151,8 @@ def check_settings(editors: Sequence[str], mode: str, hparams: Mapping[str, Mapp
 
 # fields that must match for a folder to be resumed (with their value in folders written before the field)
 _RESUME_KEYS = ("model", "bench_sha256", "mode", "limit", "batch_size", "every", "turn_size", "hparams", "generate",
-                "closure", "dtype")
-_RESUME_DEFAULTS = {"dtype": "float32"}
+                "closure", "dtype", "judge")
+_RESUME_DEFAULTS = {"dtype": "float32", "judge": None}
 
 
 def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Sequence[str], mode: str = "single", *,
@@ -160,7 +161,8 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
              fingerprint: str | None = None, progress: bool = True, config: Mapping[str, Any] | None = None,
              closure: str | None = None, closure_depth: int = 1, kg: str | Path | None = None,
              closure_batch: int = 0, closure_phrasing: str = "paraphrase", turn_size: int = 1,
-             runtime: Runtime | None = None, closure_llm: Mapping[str, Any] | None = None) -> Report:
+             runtime: Runtime | None = None, closure_llm: Mapping[str, Any] | None = None,
+             judge: Mapping[str, Any] | None = None) -> Report:
     """Run each editor on ``cases`` in ``mode`` and score every probe against the unedited model.
 
     ``hparams``: per-editor overrides ({"rome": {"layer": 5}}); ``out``: a run folder to write (and
@@ -176,6 +178,10 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     OpenAI-compatible LLM proposes (``closure_llm``: ``llm_model``, ``base_url``, ``prompt_version``;
     ``kedit.closure_llm``), its facts checked against this (unedited) model first; its calls, cache
     hits and cost are in the config's ``closure_figures``.
+
+    ``judge`` (``llm_model``, ``base_url``, ``prompt_version``): an LLM judge of every generation
+    (``kedit.eval.judge``): a ``judge`` metric per probe, its reason kept; calls and cost in
+    ``judge_figures``.
 
     ``turn_size`` (sequential mode): edits written together in one edit call per turn (a lifelong
     editor's turn, UltraEdit's batch of a turn); an editor that cannot batch writes a turn one by one.
@@ -228,10 +234,25 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
                                             "prompt_version": closure_fn.prompt.version})
                 closure_fn.check(model, tok, cases, progress="closure checks" if progress else None)
                 resolved["closure_figures"] = closure_fn.figures()
-            return _evaluate(model, tok, list(cases), hps, resolved, run_dir, progress, closure_fn)
+            judge_fn = _judge_of(judge, resolved)
+            return _evaluate(model, tok, list(cases), hps, resolved, run_dir, progress, closure_fn, judge_fn)
     finally:
         if lock:
             lock.release()
+
+
+def _judge_of(conf: Mapping[str, Any] | None, resolved: dict[str, Any]):
+    """The run's LLM judge (None: none), recorded in ``resolved["judge"]``."""
+    if not conf:
+        resolved["judge"] = None
+        return None
+    from ..builder.llm.client import endpoint_host
+    from .judge import LLMJudge
+
+    j = LLMJudge(llm_model=conf.get("llm_model") or "gpt-4o", base_url=conf.get("base_url"),
+                 prompt_version=conf.get("prompt_version"))
+    resolved["judge"] = {"llm_model": j.llm_model, "endpoint": endpoint_host(j.base_url), "prompt_version": j.prompt.version}
+    return j
 
 
 def _closure_of(conf: Mapping[str, Any] | None, llm: Mapping[str, Any] | None = None):
@@ -254,7 +275,7 @@ def _closure_of(conf: Mapping[str, Any] | None, llm: Mapping[str, Any] | None = 
 
 
 def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: dict[str, Any], out: Path | None,
-              progress: bool, closure=None) -> Report:
+              progress: bool, closure=None, judge=None) -> Report:
     mode, editors = resolved["mode"], resolved["editors"]
     results: list[CaseResult] = []
     decay: list[DecayPoint] = []
@@ -263,7 +284,7 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
     if cfg_path is not None and cfg_path.is_file():
         old = json.loads(cfg_path.read_text())
         check_run_schema(old, out)
-        diff = [k for k in _RESUME_KEYS if old.get(k, _RESUME_DEFAULTS.get(k)) != resolved.get(k)]
+        diff = [k for k in _RESUME_KEYS if old.get(k, _RESUME_DEFAULTS.get(k)) != resolved.get(k, _RESUME_DEFAULTS.get(k))]
         if diff:
             raise KeditError(f"{out} holds a run with other settings ({', '.join(diff)} differ); "
                              "pass the same arguments to resume it or choose another --out")
@@ -274,7 +295,7 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
         log.warning("resuming the run in %s (%d case results already done)", out, len(done))
     base = compute_baseline(model, tok, cases, resolved["model_fingerprint"], progress=progress)
     resolved["baseline"] = {"cache_hit": base.cache_hit, "seconds": base.seconds}
-    ctx = Context(model, tok, base, resolved["generate"], progress)
+    ctx = Context(model, tok, base, resolved["generate"], progress, judge=judge)
     runs = [(name, name, ctx) for name in editors]  # (editor, the label its results carry, context)
     if closure is not None:
         with_closure = dataclasses.replace(ctx, closure=closure, closure_batch=resolved["closure"]["batch"])
@@ -310,6 +331,9 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
                 every = resolved["every"] or max(1, len(cases) // 10)
                 sinks.restart_decay(label)
                 run_sequential(editor, hp, run_ctx, cases, sinks.case, every, sinks.decay, resolved.get("turn_size", 1))
+            if judge is not None:
+                resolved["judge_figures"] = judge.figures()
+                write_config()
     if out is not None:
         write_outputs(out, resolved.get("weights"))
         return load_report(out, resolved.get("weights"))
@@ -487,6 +511,13 @@ def run(cfg: RunConfig) -> Report:
         raise KeditError(f"--kg {cfg.kg}: no such folder (a KG folder holds relations.jsonl, entities.jsonl, triples.jsonl)")
     if cfg.closure == "kg":  # a broken KG fails before the model loads
         _closure_of({"kg": cfg.kg, "depth": cfg.closure_depth, "phrasing": cfg.closure_phrasing})
+    if cfg.judge:  # likewise for the judge
+        from ..builder.llm.backend import resolve_api_key
+
+        resolve_api_key(cfg.judge.get("base_url"))
+        _judge_of(cfg.judge, {})
+        if not cfg.generate:
+            raise KeditError("--judge grades generations: drop --no-generate")
     if cfg.closure == "llm":  # an unknown prompt version or a missing key fails before the model loads
         from ..builder.llm.backend import resolve_api_key
 
@@ -514,4 +545,4 @@ def run(cfg: RunConfig) -> Report:
                     every=cfg.every, generate=cfg.generate, weights=cfg.weights, out=cfg.out, fingerprint=lm.fingerprint,
                     progress=cfg.progress, config=config, closure=cfg.closure, closure_depth=cfg.closure_depth, kg=cfg.kg,
                     closure_batch=cfg.closure_batch, closure_phrasing=cfg.closure_phrasing, turn_size=cfg.turn_size,
-                    runtime=rt, closure_llm=cfg.closure_llm)
+                    runtime=rt, closure_llm=cfg.closure_llm, judge=cfg.judge)

@@ -20,6 +20,8 @@ from ...records import EditCase
 from ...settings import data_root
 
 FIELDS = ("subject", "relation", "template", "prompt", "target_true", "target_new")
+# the placeholders of prompts that are not about an edit record (default: FIELDS)
+PROMPT_FIELDS = {"judge": ("question", "answers", "response")}
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _VERSIONED = re.compile(r"^(?P<name>[\w-]+)\.v(?P<n>\d+)\.md$")
 
@@ -92,9 +94,10 @@ def load_prompt(version: str | None = None, name: str = "generate") -> PromptSpe
     sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
     if set(sections) != {"system", "user"}:
         raise KeditError(f"{md}: expected a '# system' and a '# user' section, found {sorted(sections) or 'none'}")
-    unknown = {m for s in sections.values() for m in _PLACEHOLDER.findall(s)} - set(FIELDS)
+    fields = PROMPT_FIELDS.get(name, FIELDS)
+    unknown = {m for s in sections.values() for m in _PLACEHOLDER.findall(s)} - set(fields)
     if unknown:
-        raise KeditError(f"{md}: unknown placeholder(s) {sorted(unknown)}; known: {', '.join(FIELDS)}")
+        raise KeditError(f"{md}: unknown placeholder(s) {sorted(unknown)}; known: {', '.join(fields)}")
     try:
         schema = json.loads(schema_bytes)
     except json.JSONDecodeError as e:
