@@ -85,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="+", help="a keval run folder, or several to merge")
     p.add_argument("--out", help="with several folders: write the merged summary, decay curves and plots here")
     p.add_argument("--weights", help="ranking weights, e.g. portability=2,locality=1 (keys left out keep weight 1)")
+    p.add_argument("--by", choices=("split", "axis"), default="split", help="axis: group by the benchmark's own test axes "
+                   "(RippleEdits', KnowEdit's, MQuAKE's), read from the run's benchmark")
     p.add_argument("--names", choices=("kedit", "easyedit"), default="kedit",
                    help="easyedit: the figures under EasyEdit's names (rewrite_acc, rephrase_acc, locality, portability)")
     _verbosity(p)
@@ -389,6 +391,16 @@ def main(argv: list[str] | None = None) -> int:
                 rep = write_merged(args.dir, args.out, args.weights) if args.out else merge_reports(args.dir, args.weights)
             else:
                 rep = load_report(Path(args.dir[0]), args.weights)
+            if args.by == "axis":
+                from ..records import read_cases
+                from .axes import axis_markdown, axis_table
+
+                conf = rep.config
+                if not conf.get("bench"):
+                    raise KeditError("this run folder does not name its benchmark (config.json: bench); --by axis needs it")
+                cases = read_cases(conf["bench"], conf.get("fmt"))
+                print(axis_markdown(axis_table(rep.results, cases)))
+                return 0
             if args.names == "easyedit":
                 from .report import easyedit_view
 

@@ -269,7 +269,9 @@ def test_killed_run_then_rerun_repeats_no_completed_call(tmp_path):
         outs = [b.expand(c) for c in seeds(8)]
         rerun = srv.requests[first_run:]
     assert all(not generation_failed(o) for o in outs)
-    asked_again = [r["subject"] for r in rerun]
+    # a request the killed process had begun to send can reach the server after first_run was read: it has no
+    # body to name its subject (seen on a loaded machine), and is not a call of the rerun
+    asked_again = [r["subject"] for r in rerun if r["subject"] is not None]
     assert not set(asked_again) & set(done), "a call completed before the kill was repeated"
     assert len(asked_again) == plan["calls"] == 8 - b.figures()["cache_hits"] >= 8 - first_run
     assert b.figures()["cache_hits"] >= 3
