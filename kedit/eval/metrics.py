@@ -34,16 +34,18 @@ class Metric:
     description: str
     compute: Callable[[Probe, "Answers", "Answers"], MetricValue | None]
     higher_is_better: bool = True
+    external: bool = False  # filled after scoring by something outside the model (the LLM judge); compute gives None
 
 
 METRICS: Registry[Metric] = Registry("metric", entry_points="kedit.metrics")
 
 
-def register_metric(name: str, description: str, higher_is_better: bool = True):
-    """Register ``compute(probe, post, pre) -> MetricValue | None`` as metric ``name``."""
+def register_metric(name: str, description: str, higher_is_better: bool = True, external: bool = False):
+    """Register ``compute(probe, post, pre) -> MetricValue | None`` as metric ``name`` (``external``: its
+    values come from outside the scorer, e.g. the LLM judge, and ``compute`` declines every probe)."""
 
     def deco(compute):
-        METRICS.register(name)(Metric(name, description, compute, higher_is_better))
+        METRICS.register(name)(Metric(name, description, compute, higher_is_better, external))
         return compute
 
     return deco
@@ -170,7 +172,7 @@ def mc_acc(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
 
 
 @register_metric("judge", "an LLM judge (keval run --judge) says the generation, cut as gen_em's, gives the answer or an "
-                 "alias (keep probes: the true answer); its reason is in each probe's result")
+                 "alias (keep probes: the true answer); its reason is in each probe's result", external=True)
 def judge(probe: Probe, post: Answers, pre: Answers) -> MetricValue | None:
     return None  # filled by kedit.eval.judge after the probes are scored, where a judge is set
 
