@@ -133,3 +133,26 @@ def test_the_command_line(sweep_file, tmp_path, capsys):
     open(path, "w").write(text)
     assert main(["sweep", path, "--out", str(tmp_path / "cli"), "--local"]) == 2
     assert "unknown editor 'romee'; did you mean 'rome'? " in capsys.readouterr().err
+
+
+def test_out_of_memory_in_one_cell_is_recorded_with_a_hint_and_the_sweep_goes_on(sweep_file, tmp_path, monkeypatch):
+    """Fault injection: the first ROME cell runs out of memory (as a GPU would); the others finish."""
+    import torch
+
+    import kedit.eval.run as run_mod
+
+    real = run_mod.run
+    hit = []
+
+    def oom_once(cfg):
+        if cfg.editors == ["rome"] and not hit:
+            hit.append(cfg.out)
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(cfg)
+
+    monkeypatch.setattr(run_mod, "run", oom_once)
+    res = sweep(read_sweep(sweep_file()), tmp_path / "oom", local=True, progress=False)
+    assert len(res.failed) == 1
+    (err,) = res.failed.values()
+    assert "OutOfMemoryError" in err and "lower --batch-tokens" in err
+    assert sum(v["status"] == "done" for v in res.cells.values()) == 7
