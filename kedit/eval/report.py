@@ -161,10 +161,15 @@ def parse_weights(text: str | None) -> dict[str, float]:
 
 
 def metrics_by_mode(rows: list[SummaryRow]) -> dict[str, set[str]]:
-    """The metrics each mode's rows carry (its headline is gen_em where generation ran, else token_acc)."""
-    out: dict[str, set[str]] = defaultdict(set)
+    """The metrics every editor of a mode carries (its headline is gen_em where generation ran for all of
+    them, else token_acc: a merged table of runs with and without generation leads with the metric they share)."""
+    per: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for r in rows:
-        out[r.mode].add(r.metric)
+        if r.split != "efficiency":
+            per[r.mode][r.editor].add(r.metric)
+    out: dict[str, set[str]] = defaultdict(set)
+    for mode, eds in per.items():
+        out[mode] = set.intersection(*eds.values())
     return out
 
 

@@ -38,3 +38,17 @@ def test_a_result_in_two_folders_or_a_busy_out_folder_is_refused(two_runs, capsy
         merge_reports([two_runs / "rome", two_runs / "rome"])
     assert main(["report", str(two_runs / "ft-l"), str(two_runs / "rome"), "--out", str(two_runs / "ft-l")]) == 2
     assert "holds other files" in capsys.readouterr().err
+
+
+def test_a_merge_of_runs_with_and_without_generation_leads_with_the_metric_they_share():
+    """gen_em heads a mode only where every editor of it has gen_em; else token_acc, which all have."""
+    from kedit.eval.report import SummaryRow, headline, metrics_by_mode
+
+    rows = [SummaryRow("old", "batch", "reliability", "token_acc", 0.8, 10),
+            SummaryRow("new", "batch", "reliability", "token_acc", 0.5, 10),
+            SummaryRow("new", "batch", "reliability", "gen_em", 0.1, 10),
+            SummaryRow("new", "batch", "efficiency", "seconds_per_edit", 2.0, 10)]
+    assert metrics_by_mode(rows)["batch"] == {"token_acc"}
+    text = "\n".join(headline(rows))
+    assert "### batch: token_acc post-edit" in text and "| old | 0.800, 10 |" in text and "| new | 0.500, 10 |" in text
+    assert metrics_by_mode(rows[1:])["batch"] == {"token_acc", "gen_em"}
