@@ -33,10 +33,12 @@ source benchmarks/smollm2_runs.sh
 ) & a=$!
 (
   if has sequential; then
-    dirs=()
     for ed in ${SEQUENTIAL_EDITORS//,/ }; do
       keval sequential 100 "sequential/$ed" --editors "$ed" --every 20 --no-generate
-      dirs+=("$OUT/sequential/$ed")
+    done
+    dirs=()  # every family editor whose sequence has run, not only the ones run now
+    for ed in rome memit pmet alphaedit emmet kn ft-l; do
+      if [ -s "$OUT/sequential/$ed/decay.csv" ]; then dirs+=("$OUT/sequential/$ed"); fi
     done
     publish sequential "${dirs[@]}"
   fi
