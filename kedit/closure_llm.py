@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .builder.llm.backend import OpenAIBackend
@@ -106,8 +105,7 @@ class LLMClosure(OpenAIBackend):
         from .eval.asking import conditions_pass
 
         cases = [c for c in cases if c.case_id not in self.facts]
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            proposed = dict(zip((c.case_id for c in cases), pool.map(self.propose, cases)))
+        proposed = dict(zip((c.case_id for c in cases), self.each(self.propose, cases)))
         checks = list(dict.fromkeys(ch for facts in proposed.values() for _, ch in facts if ch is not None))
         known = dict(zip(checks, conditions_pass(model, tok, checks, progress=progress))) if checks else {}
         for cid, facts in proposed.items():

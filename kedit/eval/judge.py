@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +59,7 @@ class LLMJudge(OpenAIBackend):
 
     def verdicts(self, items: Sequence[tuple[str, Sequence[str], str]]) -> list[tuple[bool | None, str]]:
         """Every item's verdict, ``concurrency`` calls at once (cached replies cost nothing)."""
-        if not items:
-            return []
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            return list(pool.map(self.verdict, items))
+        return self.each(self.verdict, items) if items else []
 
     def figures(self) -> dict[str, Any]:
         out = super().figures()

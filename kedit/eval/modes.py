@@ -136,9 +136,11 @@ def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[
 
 def _judged(ctx: Context, probes, answers) -> list[tuple[bool | None, str | None]]:
     """The judge's (verdict, reason) of each probe's generation (None, None: no judge or no generation)."""
-    todo = [j for j, post in enumerate(answers) if ctx.judge is not None and post.generated is not None]
     out: list[tuple[bool | None, str | None]] = [(None, None)] * len(answers)
-    got = ctx.judge.verdicts([(probes[j].prompt, probes[j].answers, natural_stop(answers[j].generated)) for j in todo]) if todo else []
+    if ctx.judge is None:
+        return out
+    todo = [j for j, post in enumerate(answers) if post.generated is not None]
+    got = ctx.judge.verdicts([(probes[j].prompt, probes[j].answers, natural_stop(answers[j].generated)) for j in todo])
     for j, v in zip(todo, got):
         out[j] = v
     return out

@@ -211,9 +211,10 @@ def evaluate(model: torch.nn.Module, tok, cases: Sequence[EditCase], editors: Se
     }
     import transformers
 
-    device = next(model.parameters()).device
+    first = next(model.parameters())
+    device = first.device
     if runtime is None:
-        runtime = Runtime(str(device), str(next(model.parameters()).dtype).removeprefix("torch."))
+        runtime = Runtime(str(device), str(first.dtype).removeprefix("torch."))
     runtime = runtime.resolved(model)
     resolved["runtime"], resolved["dtype"] = runtime.to_config(), runtime.dtype
     resolved["transformers"] = transformers.__version__

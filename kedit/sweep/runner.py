@@ -89,7 +89,7 @@ def run_cell(cell: dict[str, Any], spec: dict[str, Any], out: str, runtime: dict
         return {"status": "failed", "error": f"{type(e).__name__}: {' '.join(str(e).split())[:300]}; {OOM_HINT}",
                 "seconds": time.perf_counter() - t0}
     return {"status": "done", "seconds": time.perf_counter() - t0, "n_results": len(rep.results),
-            "n_failed": len(rep.failed), "ranking": [r.score for r in rep.ranking][:1]}
+            "n_failed": len(rep.failed)}
 
 
 def prepare_model(model: str, benches: Sequence[str], jobs: Sequence[tuple[str, dict]], spec: dict[str, Any],
@@ -149,7 +149,7 @@ def run_cells(spec: SweepSpec, cells: Sequence[Cell], out: Path, *, local: bool,
     sd = spec.to_dict()
     if local:
         for cell in cells:
-            on_done(cell, _guarded(run_cell, cell, sd, out, runtime, cpus_per_cell))
+            on_done(cell, _guarded(cell, sd, out, runtime, cpus_per_cell))
         return
     from ..optional import require
 
@@ -201,9 +201,10 @@ def run_cells(spec: SweepSpec, cells: Sequence[Cell], out: Path, *, local: bool,
             ray.shutdown()
 
 
-def _guarded(fn, cell: Cell, sd, out: Path, runtime, threads) -> dict[str, Any]:
+def _guarded(cell: Cell, sd, out: Path, runtime, threads) -> dict[str, Any]:
+    """``run_cell`` in this process (--local); a crash is this cell's recorded failure."""
     try:
-        return fn(cell.__dict__, sd, str(cell_dir(out, cell)), runtime, threads)
+        return run_cell(cell.__dict__, sd, str(cell_dir(out, cell)), runtime, threads)
     except Exception as e:  # noqa: BLE001 -- one cell's crash is recorded; the sweep goes on
         log.debug("cell %s: %s", cell.cell_id, traceback.format_exc())
         return {"status": "failed", "error": _short(e)}

@@ -276,6 +276,13 @@ class OpenAIBackend:
                 self.stats["cost_usd"] += rec["cost_usd"]
         return rec, hit
 
+    def each(self, fn, items: Sequence[Any]) -> list[Any]:
+        """``fn`` of every item, ``concurrency`` calls at once (cached replies cost nothing), in order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            return list(pool.map(fn, items))
+
     def parsed(self, rec: dict[str, Any]) -> dict[str, Any] | None:
         """The reply of a record that parsed (None: it did not; the reason is in ``rec["parse"]``)."""
         if not rec["parse"]["ok"]:
