@@ -20,6 +20,16 @@ flagged ``written`` and kept out of its split's figure (it would be a leak, not 
 in batch and sequential modes, a probe (other than the case's own reliability probes) whose prompt
 is the edit prompt of another case in the model at the time: a benchmark's locality probe "The
 capital of France is" measures nothing once another case of the run has edited exactly that fact.
+
+A case's ``one_hop_unedited`` probes (MQuAKE-Remastered's unedited accuracy: its multi-hop questions
+with their original answers) are asked while *other* cases' edits are in the model and its own are not.
+Each case is the guest of exactly one edit state, so the figure costs no extra edit: in single mode the
+case after it in the run (the last one's guest is the first), in batch mode the case one batch later
+(cyclic; with one batch there is none), in sequential mode the case itself just before its own turn,
+under every edit so far. The guest's results are kept in its host's record (``ProbeResult.of_case``).
+A multi-hop probe whose ``chain`` (provenance) an edit in the model rewrites (same subject and
+relation, another object) is not executed, ``skipped`` saying which edit: MQuAKE-Remastered's
+contamination mask, for a model whose edits cannot be masked per question.
 """
 
 from __future__ import annotations
@@ -93,23 +103,52 @@ def edit_requests(ctx: Context, cases: Sequence[EditCase]) -> Written:
     return out
 
 
+UNEDITED = "one_hop_unedited"  # asked under other cases' edits, never under the case's own (see the module docs)
+Triple = tuple[str, str, str, str]  # (subject, relation id, new object, the case whose edit it is)
+
+
+def edit_triples(cases: Sequence[EditCase]) -> list[Triple]:
+    """The (subject, relation, new object, case) of each edit ``cases`` write (their ``more_edits`` where
+    the source names the relation): what a multi-hop question's chain is checked against."""
+    out = []
+    for c in cases:
+        out.append((c.subject, c.relation.id, c.target_new, c.case_id))
+        out += [(e.subject, e.relation, e.target_new, c.case_id) for e in c.more_edits if e.relation]
+    return out
+
+
+def contamination(probe, triples: Sequence[Triple]) -> str | None:
+    """Why ``probe``'s chain is not the model's any more (an edit rewrites one of its hops to another
+    object), or None: MQuAKE-Remastered's mask."""
+    for hs, hr, ho in probe.provenance.get("chain") or ():
+        for s, r, o, cid in triples:
+            if s == hs and r == hr and normalize_prompt(o) != normalize_prompt(ho):
+                return (f"contaminated: the edit of case {cid} rewrites ({s}, {r}) of this question's chain to {o!r} "
+                        f"(the chain has {ho!r}); not counted, as MQuAKE-Remastered masks it")
+    return None
+
+
 def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[str] | None = None,
-                written: set[str] = frozenset(), edited: Mapping[str, set[str]] | None = None
-                ) -> dict[str, list[ProbeResult]]:
+                written: set[str] = frozenset(), edited: Mapping[str, set[str]] | None = None,
+                triples: Sequence[Triple] = ()) -> dict[str, list[ProbeResult]]:
     """Post-edit probe results per case: executed probes scored, the others marked not executed;
     a probe whose (normalised) prompt is in ``written`` (a closure wrote it) or, outside its case's
-    reliability split, is another case's edit prompt (``edited``) is flagged ``written``."""
+    reliability split, is another case's edit prompt (``edited``) is flagged ``written``; a multi-hop
+    probe whose chain one of ``triples`` (the edits in the model) rewrites is not executed.
+    ``splits``: the splits to score (default: all but ``one_hop_unedited``)."""
     todo, keys = [], []
     out: dict[str, list[ProbeResult]] = {c.case_id: [] for c in cases}
     for c in cases:
         for i, p in enumerate(c.probes):
-            if splits and p.split not in splits:
+            if (p.split not in splits) if splits else p.split == UNEDITED:
                 continue
-            if ctx.baseline.executed[(c.case_id, i)]:
+            why = contamination(p, triples) if triples else None
+            if ctx.baseline.executed[(c.case_id, i)] and why is None:
                 todo.append(p)
                 keys.append((c.case_id, i))
             else:
-                out[c.case_id].append(ProbeResult(i, p.split, p.expect, executed=False, prompt=p.prompt, answers=p.answers))
+                out[c.case_id].append(ProbeResult(i, p.split, p.expect, executed=False, prompt=p.prompt, answers=p.answers,
+                                                  skipped=why))
     prompts = [p.prompt for p in todo]
     if wrap is not None:
         prompts = wrap(prompts)
@@ -131,6 +170,37 @@ def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[
                                     written=key in written or by_other, judge_reason=reason))
     for cid in out:
         out[cid].sort(key=lambda r: r.index)
+    return out
+
+
+def guests(cases: Sequence[EditCase], step: int) -> dict[str, EditCase]:
+    """Each case's guest: the case ``step`` places later in the run (cyclic), whose ``one_hop_unedited``
+    probes are asked while the host's edits are in the model (single mode: step 1; batch mode: the batch
+    size). Only cases with such probes are guests; each is the guest of one host."""
+    n = len(cases)
+    return {c.case_id: cases[(k + step) % n] for k, c in enumerate(cases)
+            if any(p.split == UNEDITED for p in cases[(k + step) % n].probes)}
+
+
+def score_guests(ctx: Context, hosts: Sequence[EditCase], guest_of: Mapping[str, EditCase], wrap,
+                 triples: Sequence[Triple]) -> dict[str, list[ProbeResult]]:
+    """The ``one_hop_unedited`` results of the hosts' guests in the model as the hosts' edits left it,
+    per host (``of_case`` names the guest); a guest whose own edits are in the model (it is one of
+    the hosts) has its questions recorded as not executed."""
+    host_ids = {c.case_id for c in hosts}
+    pairs = [(h.case_id, guest_of[h.case_id]) for h in hosts if h.case_id in guest_of]
+    away = [g for _, g in pairs if g.case_id not in host_ids]
+    scored = score_cases(ctx, away, wrap, {UNEDITED}, triples=triples) if away else {}
+    out: dict[str, list[ProbeResult]] = {h.case_id: [] for h in hosts}
+    for hid, g in pairs:
+        if g.case_id in scored:
+            recs = scored[g.case_id]
+        else:
+            why = ("not asked: every case of the run is edited with it (one batch); unedited accuracy needs a case "
+                   "whose edits are not in the model")
+            recs = [ProbeResult(i, p.split, p.expect, executed=False, prompt=p.prompt, answers=p.answers, skipped=why)
+                    for i, p in enumerate(g.probes) if p.split == UNEDITED]
+        out[hid] += [replace(r, of_case=g.case_id) for r in recs]
     return out
 
 
@@ -234,14 +304,20 @@ def error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
 
 
-def run_single(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink) -> None:
+def run_single(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink,
+               run_cases: Sequence[EditCase] | None = None) -> None:
+    """``run_cases``: every case of the run in order (``cases`` may be the ones left of a resumed run);
+    it decides each case's guest (see the module docs)."""
     guard = _Guard(ctx, editor.name)
+    guest_of = guests(run_cases if run_cases is not None else cases, 1)
     for case in tqdm(cases, desc=f"{editor.name} single", unit="edit", disable=not ctx.progress):
         results: list[EditResult] = []
         try:
             w = edit_requests(ctx, [case])
             results = apply_edits(editor, ctx, w.requests, hp)
-            probes = score_cases(ctx, [case], combined_wrap(results), written=w.prompts)[case.case_id]
+            wrap, triples = combined_wrap(results), edit_triples([case])
+            probes = score_cases(ctx, [case], wrap, written=w.prompts, triples=triples)[case.case_id]
+            probes += score_guests(ctx, [case], guest_of, wrap, triples)[case.case_id]
             rec = _result(editor.name, "single", case, results, 1, probes, closure_size=w.sizes[case.case_id])
         except BaseException as e:
             restore_all(results)
@@ -251,9 +327,12 @@ def run_single(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink
         sink(rec)
 
 
-def run_batch(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, batch_size: int) -> None:
-    """A batch that fails is recorded failed for each of its cases (its edits cannot be told apart)."""
+def run_batch(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, batch_size: int,
+              run_cases: Sequence[EditCase] | None = None) -> None:
+    """A batch that fails is recorded failed for each of its cases (its edits cannot be told apart).
+    ``run_cases`` as in ``run_single``."""
     guard = _Guard(ctx, editor.name)
+    guest_of = guests(run_cases if run_cases is not None else cases, batch_size)
     chunks = [cases[i:i + batch_size] for i in range(0, len(cases), batch_size)]
     for b, chunk in enumerate(tqdm(chunks, desc=f"{editor.name} batch of {batch_size}", unit="batch", disable=not ctx.progress)):
         results: list[EditResult] = []
@@ -261,8 +340,10 @@ def run_batch(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink:
         try:
             w = edit_requests(ctx, chunk)
             results = apply_edits(editor, ctx, w.requests, hp)
-            per_case = score_cases(ctx, chunk, combined_wrap(results), written=w.prompts, edited=w.edited)
-            recs = [_result(editor.name, "batch", c, results, len(chunk), per_case[c.case_id],
+            wrap, triples = combined_wrap(results), edit_triples(chunk)
+            per_case = score_cases(ctx, chunk, wrap, written=w.prompts, edited=w.edited, triples=triples)
+            away = score_guests(ctx, chunk, guest_of, wrap, triples)
+            recs = [_result(editor.name, "batch", c, results, len(chunk), per_case[c.case_id] + away[c.case_id],
                             closure_size=w.sizes[c.case_id], **extra) for c in chunk]
         except BaseException as e:
             restore_all(results)
@@ -319,12 +400,15 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     failed: dict[str, str] = {}
     turns = [cases[i:i + turn_size] for i in range(0, len(cases), turn_size)]
     saved: set[str] = set()  # tensors an earlier edit of the sequence already keeps a copy of
+    unedited: dict[str, list[ProbeResult]] = {}  # each case's one_hop_unedited, asked just before its turn
     n = 0
     try:
         for turn in tqdm(turns, desc=f"{editor.name} sequential", unit="turn" if turn_size > 1 else "edit",
                          disable=not ctx.progress):
             before = None if editor.in_context else checksum(ctx.model)  # the state a failed edit must leave
             ids = [c.case_id for c in turn]
+            if any(p.split == UNEDITED for c in turn for p in c.probes):
+                unedited.update(score_cases(ctx, turn, combined_wrap(results), {UNEDITED}, triples=edit_triples(applied)))
             try:
                 w = edit_requests(ctx, turn)
                 if editor.in_context:
@@ -354,20 +438,23 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
                     infos[c.case_id] = info
             n += len(turn)
             if applied and (n // every > (n - len(turn)) // every or n == len(cases)):
-                per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS, written, edited)
+                per_case = score_cases(ctx, applied, combined_wrap(results), DECAY_SPLITS, written, edited,
+                                       edit_triples(applied))
                 for split in sorted(DECAY_SPLITS):
                     metric = primary_metric(split, None if ctx.generate else ())
                     vals = [p.metrics[metric].post for recs in per_case.values() for p in recs
                             if p.split == split and p.executed and not p.written and metric in p.metrics]
                     if vals:
                         decay_sink(DecayPoint(editor.name, len(applied), split, metric, sum(vals) / len(vals), len(vals)))
-        final = score_cases(ctx, applied, combined_wrap(results), written=written, edited=edited) if applied else {}
+        final = score_cases(ctx, applied, combined_wrap(results), written=written, edited=edited,
+                            triples=edit_triples(applied)) if applied else {}
         peak = max((r.peak_memory_bytes or 0) for r in results) if results else 0
         for case in cases:
             if case.case_id in failed:
                 sink(_result(editor.name, "sequential", case, [], 1, error=failed[case.case_id], n_edits=len(applied)))
             else:
-                rec = _result(editor.name, "sequential", case, [], 1, final[case.case_id], n_edits=len(applied),
+                rec = _result(editor.name, "sequential", case, [], 1, final[case.case_id] + unedited.get(case.case_id, []),
+                              n_edits=len(applied),
                               closure_size=sizes[case.case_id])
                 sink(replace(rec, edit_seconds=times[case.case_id], peak_memory_bytes=peak or None, edit_info=infos[case.case_id]))
     finally:

@@ -41,6 +41,8 @@ class ProbeResult:
     written: bool = False  # its prompt was written by an edit of the run (a closure, another case): scored, not counted
     error: str | None = None  # the editor could not put this probe to the model (the reason); not scored
     judge_reason: str | None = None  # the LLM judge's reason for its ``judge`` verdict (keval run --judge)
+    of_case: str | None = None  # the case this probe is of, when not the record's own (a guest's one_hop_unedited)
+    skipped: str | None = None  # why it was not asked though the unedited model passes its conditions (not executed)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"index": self.index, "split": self.split, "expect": self.expect, "executed": self.executed}
@@ -56,6 +58,10 @@ class ProbeResult:
             d["error"] = self.error
         if self.judge_reason is not None:
             d["judge_reason"] = self.judge_reason
+        if self.of_case is not None:
+            d["of_case"] = self.of_case
+        if self.skipped is not None:
+            d["skipped"] = self.skipped
         return d
 
     @classmethod
@@ -63,7 +69,8 @@ class ProbeResult:
         return cls(index=int(d["index"]), split=d["split"], expect=d["expect"], executed=bool(d["executed"]),
                    metrics={m: MetricValue(v["post"], v.get("pre")) for m, v in (d.get("metrics") or {}).items()},
                    generated=d.get("generated"), prompt=d.get("prompt"), answers=tuple(d.get("answers") or ()),
-                   written=bool(d.get("written", False)), error=d.get("error"), judge_reason=d.get("judge_reason"))
+                   written=bool(d.get("written", False)), error=d.get("error"), judge_reason=d.get("judge_reason"),
+                   of_case=d.get("of_case"), skipped=d.get("skipped"))
 
 
 @dataclass(frozen=True)

@@ -325,9 +325,9 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
             resolved["precompute"][name] = {k: v for k, v in prep.items() if isinstance(v, (int, float, str, bool))}
             write_config()
             if mode == "single":
-                run_single(editor, hp, run_ctx, todo, sinks.case)
+                run_single(editor, hp, run_ctx, todo, sinks.case, cases)
             elif mode == "batch":
-                run_batch(editor, hp, run_ctx, todo, sinks.case, resolved["batch_size"])
+                run_batch(editor, hp, run_ctx, todo, sinks.case, resolved["batch_size"], cases)
             else:  # a sequence cannot resume half-way: it is run whole, its earlier decay points dropped
                 every = resolved["every"] or max(1, len(cases) // 10)
                 sinks.restart_decay(label)

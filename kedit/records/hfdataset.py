@@ -64,7 +64,8 @@ _PROBE_FIELDS = [
 PROBE = pa.struct(_PROBE_FIELDS)
 _CASE_FIELDS = [pa.field(n, _S) for n in ("subject", "relation_id", "relation_template", "target_true", "target_new")]
 
-MORE_EDIT = pa.struct([pa.field("prompt", _S), pa.field("subject", _S), pa.field("target_new", _S), pa.field("target_true", _S)])
+MORE_EDIT = pa.struct([pa.field("prompt", _S), pa.field("subject", _S), pa.field("target_new", _S), pa.field("target_true", _S),
+                       pa.field("relation", _S)])
 EDITS_SCHEMA = pa.schema(
     [pa.field("case_id", _S), *_CASE_FIELDS, pa.field("prompt", _S)]
     + [pa.field(s, pa.list_(PROBE)) for s in BASE_SPLITS]
@@ -183,6 +184,8 @@ def _rows(folder: Path, config: str) -> Iterable[tuple[str, dict[str, Any]]]:
         missing = [n for n in schema.names if n not in table.column_names]
         if missing:
             raise RecordError(f, None, missing[0], f"missing column (a {config} file has {', '.join(schema.names)})")
+        if config == EDITS:
+            table = _widened_more_edits(table)
         try:
             table = table.select(schema.names).cast(schema)
             table.validate(full=True)  # strings that are not UTF-8, among others
@@ -190,6 +193,20 @@ def _rows(folder: Path, config: str) -> Iterable[tuple[str, dict[str, Any]]]:
             raise RecordError(f, None, "<file>", f"not a {config} table ({printable(str(e))[:200]})") from None
         for i, r in enumerate(table.to_pylist()):
             yield f"{f} row {i}", r
+
+
+def _widened_more_edits(table: pa.Table) -> pa.Table:
+    """An export of a kedit whose ``more_edits`` lacked a field (``relation`` came later): the field added, null."""
+    t = table.schema.field("more_edits").type if "more_edits" in table.column_names else None
+    if t is None or not (pa.types.is_list(t) and pa.types.is_struct(t.value_type)):
+        return table
+    have = {t.value_type.field(i).name for i in range(t.value_type.num_fields)}
+    want = [MORE_EDIT.field(i).name for i in range(MORE_EDIT.num_fields)]
+    if not have < set(want):
+        return table
+    rows = [None if v is None else [None if e is None else {n: e.get(n) for n in want} for e in v]
+            for v in table.column("more_edits").to_pylist()]
+    return table.set_column(table.column_names.index("more_edits"), "more_edits", pa.array(rows, pa.list_(MORE_EDIT)))
 
 
 def _probe_index(r: dict[str, Any], where: str) -> int:

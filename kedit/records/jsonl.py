@@ -261,7 +261,8 @@ def case_from_dict(d: Any, path: object = "<dict>", line: int | None = None) -> 
         es, ep = ck.text(e, "subject", w), ck.text(e, "prompt", w)
         if es not in ep:
             raise ck.fail(w + "prompt", f"must contain the subject '{es}'")
-        more.append(Edit(ep, es, ck.text(e, "target_new", w), ck.text(e, "target_true", w, False)))
+        more.append(Edit(ep, es, ck.text(e, "target_new", w), ck.text(e, "target_true", w, False),
+                         ck.text(e, "relation", w, False)))
     return EditCase(
         case_id=ck.case_id(d),
         subject=subject,

@@ -15,6 +15,7 @@ from kedit.builder.cli import main as kbuild
 from kedit.builder.export import CONFIGS, read_export
 from kedit.errors import KeditError
 from kedit.records import SPLITS, read_jsonl, write_jsonl
+from kedit.records.schema import READER_SPLITS
 from kedit.records.hfdataset import (
     EDITS,
     MARKER,
@@ -53,6 +54,9 @@ def offline(monkeypatch, tmp_path):
     return tmp_path / "hf-cache"
 
 
+PRESENT = [c for c in CONFIGS if c not in READER_SPLITS]  # the configs of a benchmark kbuild generate made
+
+
 @pytest.fixture(scope="module")
 def demo_export(tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "demo-hf"
@@ -62,23 +66,23 @@ def demo_export(tmp_path_factory):
 
 def test_demo_layout_and_front_matter(demo_export):
     files = sorted(str(p.relative_to(demo_export)) for p in demo_export.rglob("*") if p.is_file())
-    assert files == sorted(["README.md", MARKER] + [data_file(c) for c in CONFIGS])
+    assert files == sorted(["README.md", MARKER] + [data_file(c) for c in PRESENT])
     meta = _front_matter(demo_export)
     configs = {c["config_name"]: c for c in meta["configs"]}
-    assert set(configs) == set(CONFIGS) == {EDITS, *PROBE_CONFIGS}
+    assert set(configs) == set(PRESENT) and set(CONFIGS) == {EDITS, *PROBE_CONFIGS}
     assert configs[EDITS].get("default") is True
     for cfg, c in configs.items():
         assert c["data_files"] == [{"split": SPLIT, "path": f"data/{cfg}/{SPLIT}-*"}]
     infos = {i["config_name"]: i for i in meta["dataset_info"]}
     cases = read_jsonl(DEMO)
-    for cfg in CONFIGS:
+    for cfg in PRESENT:
         n = len(cases) if cfg == EDITS else sum(len(c.probes_of(cfg)) for c in cases)
         (split,) = infos[cfg]["splits"]
         assert split["name"] == SPLIT and split["num_examples"] == n == 63 and split["num_bytes"] > 0
         assert infos[cfg]["features"] == features_of(cfg)._to_yaml_list()
         assert infos[cfg]["download_size"] == (demo_export / data_file(cfg)).stat().st_size
     # the Parquet files carry exactly the fixed schema
-    for cfg in CONFIGS:
+    for cfg in PRESENT:
         assert pq.read_schema(demo_export / data_file(cfg)).remove_metadata().equals(schema_of(cfg))
     marker = json.loads((demo_export / MARKER).read_text())
     assert marker["format"] == "kedit.export/1" and marker["kedit_version"] == __version__
@@ -101,9 +105,9 @@ def test_every_probe_appears_with_identical_fields(demo_export, offline):
     from datasets import load_dataset
 
     rows = {cfg: load_dataset(str(demo_export), name=cfg, split=SPLIT, cache_dir=str(offline)).to_list()
-            for cfg in CONFIGS}
+            for cfg in PRESENT}
     edits = {r["case_id"]: r for r in rows[EDITS]}
-    by_probe = {(r["case_id"], r["probe_index"]): (cfg, r) for cfg in PROBE_CONFIGS for r in rows[cfg]}
+    by_probe = {(r["case_id"], r["probe_index"]): (cfg, r) for cfg in PROBE_CONFIGS if cfg in rows for r in rows[cfg]}
     n = 0
     for case in read_jsonl(DEMO):
         e = edits[case.case_id]
@@ -130,7 +134,7 @@ def test_every_probe_appears_with_identical_fields(demo_export, offline):
 def test_load_dataset_every_config_offline(demo_export, offline):
     from datasets import DatasetDict, load_dataset
 
-    for cfg in CONFIGS:
+    for cfg in PRESENT:
         ds = load_dataset(str(demo_export), name=cfg, cache_dir=str(offline))
         assert isinstance(ds, DatasetDict) and list(ds) == [SPLIT]
         assert ds[SPLIT].num_rows == 63
@@ -212,10 +216,11 @@ def test_empty_split_is_skipped_with_stable_types(tmp_path, offline):
     out = tmp_path / "hf"
     assert kbuild(["export", "--in", str(src), "--out", str(out)]) == 0
     names = {c["config_name"] for c in _front_matter(out)["configs"]}
-    assert names == set(CONFIGS) - {"commonsense", "distract_neighbor"}
+    assert names == set(PRESENT) - {"commonsense", "distract_neighbor"}
     assert not (out / "data" / "commonsense").exists()
-    assert "Not exported because the input has no probes of that split: `distract_neighbor`, `commonsense`" in _body(out)
-    assert json.loads((out / MARKER).read_text())["skipped_configs"] == ["distract_neighbor", "commonsense"]
+    assert ("Not exported because the input has no probes of that split: `one_hop_unedited`, `distract_neighbor`, "
+            "`commonsense`") in _body(out)
+    assert json.loads((out / MARKER).read_text())["skipped_configs"] == ["one_hop_unedited", "distract_neighbor", "commonsense"]
     # one_hop has no choices at all here, yet keeps the list<string> type
     assert pq.read_schema(out / data_file("one_hop")).remove_metadata().equals(schema_of("one_hop"))
     for cfg in names:

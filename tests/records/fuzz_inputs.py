@@ -38,6 +38,7 @@ FIXTURES = {
     "rippleedits": ROOT / "tests/data/rippleedits.json",
     "knowedit": ROOT / "tests/data/knowedit.json",
     "mquake": ROOT / "tests/data/mquake.json",
+    "mquake-remastered": ROOT / "tests/data/mquake_remastered.json",
 }
 
 

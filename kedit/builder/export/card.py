@@ -61,6 +61,8 @@ _WHAT = {
     "subject_replace": "the question asked with an alias or synonym of the subject; must give the new answer",
     "reverse_relation": "the question asked from the new object's side; must give the subject",
     "one_hop": "needs the new fact plus one known fact (its `conditions`); must give the implied answer",
+    "one_hop_unedited": "a multi-hop question with its original answer, asked while other cases' edits are in the model "
+                        "and its own are not (MQuAKE-Remastered's unedited accuracy)",
     "other_relation": "other attributes of the edited subject; must not change",
     "distract_neighbor": "the edit sentence placed before an unrelated question; the answer must not change",
     "commonsense": "multiple-choice general ability (`choices`); accuracy must not drop",
