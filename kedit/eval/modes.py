@@ -196,8 +196,8 @@ def score_guests(ctx: Context, hosts: Sequence[EditCase], guest_of: Mapping[str,
         if g.case_id in scored:
             recs = scored[g.case_id]
         else:
-            why = ("not asked: every case of the run is edited with it (one batch); unedited accuracy needs a case "
-                   "whose edits are not in the model")
+            why = ("not asked: the run has no other case or batch to ask it under (its own edits are in the model "
+                   "with every other edit of the run); unedited accuracy needs a state without them")
             recs = [ProbeResult(i, p.split, p.expect, executed=False, prompt=p.prompt, answers=p.answers, skipped=why)
                     for i, p in enumerate(g.probes) if p.split == UNEDITED]
         out[hid] += [replace(r, of_case=g.case_id) for r in recs]
