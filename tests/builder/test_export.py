@@ -169,6 +169,13 @@ def _chain(tmp_path: Path, cases, stages: tuple[str, ...]) -> Path:
     return prev
 
 
+def test_an_export_of_mquake_remastered_cases_has_the_unedited_config_described(tmp_path):
+    out = tmp_path / "hf"
+    assert kbuild(["export", "--in", "tests/data/mquake_remastered.json", "--out", str(out)]) == 0
+    assert (out / data_file("one_hop_unedited")).is_file()
+    assert "| `one_hop_unedited` | 9 | locality | a multi-hop question with its original answer" in _body(out)
+
+
 def test_card_records_the_manifest_chain(tmp_path):
     cases = read_jsonl(DEMO)[:5]
     bench = _chain(tmp_path, cases, ("generate", "filter", "annotate"))
