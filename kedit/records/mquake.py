@@ -28,8 +28,8 @@ Mapping:
 * ``single_hops`` that neither a rewrite nor the new chain touches (the old chain's later facts, still true)
   -> ``locality`` (``keep``); every other field stays in the case's provenance (``source_extra``).
 
-``mquake-remastered`` (Zhong et al.'s MQuAKE corrected by Zhong, Wang et al. 2024, "MQuAKE-Remastered";
-henryzhongsc/MQuAKE-Remastered, the records its loader ``eval/mquake_remastered/mquake_dataset.py`` and its
+``mquake-remastered`` (MQuAKE with its errors corrected: Zhong et al., ICLR 2025, "MQuAKE-Remastered: Multi-Hop
+Knowledge Editing Can Only Be Advanced with Reliable Evaluations"; henryzhongsc/MQuAKE-Remastered, the records its loader ``eval/mquake_remastered/mquake_dataset.py`` and its
 ``data_utils.py`` read): the same mapping, where the format differs: each rewrite's ``target_new_str`` /
 ``target_true_str`` (flat strings), the triples at the top level (``orig_triples``, ``orig_triples_labeled``,
 ``new_triples``, ``new_triples_labeled``) and ``split`` (per number of edited cases, whether this case is
