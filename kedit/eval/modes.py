@@ -117,13 +117,22 @@ def edit_triples(cases: Sequence[EditCase]) -> list[Triple]:
     return out
 
 
-def contamination(probe, triples: Sequence[Triple]) -> str | None:
+def edit_index(triples: Sequence[Triple]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(subject, relation) -> the (new object, case) of each edit of it: what ``contamination`` looks up."""
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for s, r, o, cid in triples:
+        out.setdefault((s, r), []).append((o, cid))
+    return out
+
+
+def contamination(probe, triples: Sequence[Triple] | Mapping[tuple[str, str], list[tuple[str, str]]]) -> str | None:
     """Why ``probe``'s chain is not the model's any more (an edit rewrites one of its hops to another
-    object), or None: MQuAKE-Remastered's mask."""
+    object), or None: MQuAKE-Remastered's mask. ``triples``: the edits, or their ``edit_index``."""
+    index = triples if isinstance(triples, Mapping) else edit_index(triples)
     for hs, hr, ho in probe.provenance.get("chain") or ():
-        for s, r, o, cid in triples:
-            if s == hs and r == hr and normalize_prompt(o) != normalize_prompt(ho):
-                return (f"contaminated: the edit of case {cid} rewrites ({s}, {r}) of this question's chain to {o!r} "
+        for o, cid in index.get((hs, hr), ()):
+            if normalize_prompt(o) != normalize_prompt(ho):
+                return (f"contaminated: the edit of case {cid} rewrites ({hs}, {hr}) of this question's chain to {o!r} "
                         f"(the chain has {ho!r}); not counted, as MQuAKE-Remastered masks it")
     return None
 
@@ -138,11 +147,12 @@ def score_cases(ctx: Context, cases: Sequence[EditCase], wrap=None, splits: set[
     ``splits``: the splits to score (default: all but ``one_hop_unedited``)."""
     todo, keys = [], []
     out: dict[str, list[ProbeResult]] = {c.case_id: [] for c in cases}
+    index = edit_index(triples)  # looked up per probe
     for c in cases:
         for i, p in enumerate(c.probes):
             if (p.split not in splits) if splits else p.split == UNEDITED:
                 continue
-            why = contamination(p, triples) if triples else None
+            why = contamination(p, index) if index else None
             if ctx.baseline.executed[(c.case_id, i)] and why is None:
                 todo.append(p)
                 keys.append((c.case_id, i))

@@ -2,8 +2,9 @@
 
 One case per JSON line, tagged ``"schema": "kedit.case/1"``. A probe is one question asked of the
 edited model; its ``expect`` says whether it is scored against its gold answers (``new``: the edit,
-or for ``one_hop_unedited`` the original answer) or against the unedited model's behaviour (``keep``). A probe's ``conditions`` are prerequisite queries that the *unedited*
-model must answer correctly; a probe whose conditions fail is not executed and is counted apart
+or for ``one_hop_unedited`` the original answer) or against the unedited model's behaviour
+(``keep``). A probe's ``conditions`` are prerequisite queries that the *unedited* model must answer
+correctly; a probe whose conditions fail is not executed and is counted apart
 from pass and fail.
 """
 
