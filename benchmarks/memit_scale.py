@@ -1,20 +1,32 @@
 """MEMIT and AlphaEdit with 10, 100, 1,000 edits in one batch on the built-in SmolLM2-135M (CPU).
 
 Figures (benchmarks/results/memit_scale_<model>.json), per editor and batch size N:
-* ``seconds`` for the whole batch, ``seconds_per_edit``, and its two phases from the editor's info:
+* ``seconds`` for the whole batch, ``seconds_per_edit``, and its two phases:
   ``values_seconds`` (one δ optimisation per edit: grows with N) and ``keys_and_solve_seconds`` (the
   batched key passes and one d×d solve per layer: per edit it falls as N grows);
 * ``peak_memory_mb`` (RSS during the edit) and the batch's reliability / locality token accuracy;
 * the key statistics of the whole band in one pass against a forward pass stopped at the top layer.
 
-The edits are the first N cases of ``--cases`` (default: the demo pipeline's unfiltered KG cases, 360;
-a size above the file's count is skipped with a message). Usage:
+The values are kept on disk (``<editor>.values_cache``, ``kedit.editors.locate.value_cache``): on this
+CPU each costs ~25-30 s, so a batch of 1,000 is ~8 CPU-hours per editor, more than one session. A run
+that is cut short keeps every value it finished, and the next run (same command) optimises only the rest.
+So ``values_seconds`` is the sum of the seconds each value took *when it was computed* (recorded with it,
+perhaps in an earlier run), and ``seconds`` = that + ``keys_and_solve_seconds`` (measured now): the cost of
+the batch from nothing. ``seconds_this_run`` and ``values_cached`` say what this run itself did. The values
+of the 10 are reused by the 100 and those by the 1,000 (the first N cases of one file).
+
+Each finished run is written to the JSON at once (runs of other sizes already there are kept).
+The edits are the first N cases of ``--cases`` (default: 1,500 counterfactual edits made from the bundled
+KG, benchmarks/kg_counterfactuals.py seed 1 + kbuild generate --backend kg, unfiltered: built if absent).
+Usage:
     python benchmarks/memit_scale.py [--sizes 10,100,1000] [--editors memit,alphaedit] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,13 +34,26 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import stats_vs_stopped_forward, write_result  # noqa: E402
+from benchmarks.common import RESULTS, stats_vs_stopped_forward, write_result  # noqa: E402
+
+
+def default_cases() -> Path:
+    """The 1,500 KG counterfactual cases (as benchmarks/lifelong_long.sh makes them, before its filter)."""
+    out = ROOT / "runs/memit_scale/generated.jsonl"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        seeds = out.with_name("seeds.jsonl")
+        subprocess.run([sys.executable, str(ROOT / "benchmarks/kg_counterfactuals.py"), "--n", "1500", "--seed", "1",
+                        "--out", str(seeds)], check=True)
+        subprocess.run([str(Path(sys.executable).with_name("kbuild")), "generate", "--backend", "kg", "--in", str(seeds),
+                        "--out", str(out), "--overwrite"], check=True, stdout=subprocess.DEVNULL)
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m")
-    ap.add_argument("--cases", default=str(ROOT / "runs/locate_family/generated.jsonl"))
+    ap.add_argument("--cases", default=None, help="JSONL cases (default: runs/memit_scale/generated.jsonl, built if absent)")
     ap.add_argument("--sizes", default="10,100,1000")
     ap.add_argument("--editors", default="memit,alphaedit")
     ap.add_argument("--threads", type=int, default=2)
@@ -41,35 +66,42 @@ def main():
     from kedit.editors import EDITORS, load_hparams
 
     lm = kedit.load_model(args.model)
-    cases = kedit.read_cases(args.cases)
+    cases_path = Path(args.cases) if args.cases else default_cases()
+    cases = kedit.read_cases(cases_path)
     editors = args.editors.split(",")
     first = load_hparams(EDITORS.get(editors[0]).hparams_cls, editors[0], lm.model)
-    figures: dict = {"model": args.model, "cases_file": Path(args.cases).name, "cases_available": len(cases),
-                     "layers": list(first.layers), "runs": []}
+    name = f"memit_scale_{args.model}"
+    old = RESULTS / f"{name}.json"
+    kept = json.loads(old.read_text())["figures"].get("runs", []) if old.is_file() else []
+    figures: dict = {"model": args.model, "cases_file": cases_path.name, "cases_available": len(cases),
+                     "layers": list(first.layers), "runs": kept}
     figures.update(stats_vs_stopped_forward(lm, first.layers, corpus=first.mom2_corpus, n_samples=first.mom2_n_samples,
                                             max_tokens=first.mom2_max_tokens, dtype=first.mom2_dtype,
                                             batch_tokens=first.mom2_batch_tokens))
     for n in (int(x) for x in args.sizes.split(",")):
         if n > len(cases):
-            print(f"skipping {n} edits: {args.cases} holds {len(cases)} cases")
+            print(f"skipping {n} edits: {cases_path} holds {len(cases)} cases")
             figures.setdefault("skipped_sizes", []).append(n)
             continue
-        for name in editors:
-            rep = kedit.evaluate(lm.model, lm.tokenizer, cases[:n], editors=[name], mode="batch", batch_size=n,
-                                 generate=False, progress=False)
+        for ed in editors:
+            rep = kedit.evaluate(lm.model, lm.tokenizer, cases[:n], editors=[ed], mode="batch", batch_size=n,
+                                 generate=False, progress=False, hparams={ed: {"values_cache": True}})
             info = rep.results[0].edit_info
             acc = {r.split: r.value for r in rep.rows if r.metric == "token_acc"}
             eff = {r.metric: r.value for r in rep.rows if r.split == "efficiency"}
-            seconds = float(info.get("seconds", 0.0))
-            run = {"editor": name, "edits": n, "failed": len(rep.failed), "seconds": seconds,
-                   "seconds_per_edit": seconds / n, "values_seconds": info.get("values_seconds"),
-                   "keys_and_solve_seconds": info.get("keys_and_solve_seconds"),
-                   "keys_and_solve_seconds_per_edit": (info.get("keys_and_solve_seconds") or 0.0) / n,
+            values = float(info["values_seconds_recorded"])
+            keys_solve = float(info["keys_and_solve_seconds"])
+            run = {"editor": ed, "edits": n, "failed": len(rep.failed), "seconds": round(values + keys_solve, 3),
+                   "seconds_per_edit": round((values + keys_solve) / n, 3), "values_seconds": values,
+                   "values_seconds_per_edit": round(values / n, 3), "keys_and_solve_seconds": keys_solve,
+                   "keys_and_solve_seconds_per_edit": round(keys_solve / n, 4),
+                   "seconds_this_run": float(info.get("seconds", 0.0)), "values_cached": info["values_cached"],
                    "peak_memory_mb": eff.get("peak_memory_mb"),
                    "reliability_token_acc": acc.get("reliability"), "locality_token_acc": acc.get("locality")}
             print(run, flush=True)
-            figures["runs"].append(run)
-    write_result(f"memit_scale_{args.model}", figures)
+            figures["runs"] = [r for r in figures["runs"] if (r["editor"], r["edits"]) != (ed, n)] + [run]
+            figures["runs"].sort(key=lambda r: (r["editor"], r["edits"]))
+            write_result(name, figures)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,10 @@ EasyEdit easyeditor/models/memit), on purpose:
   token ids, and the lower layers are replayed during the optimisation, as kedit's ROME does.
 
 Every request is written in one solve per layer (``supports_batch``); ``restore()`` puts every
-edited matrix back bitwise.
+edited matrix back bitwise. With ``values_cache`` each request's ``δ`` is kept on disk and read back
+when the weights, prompts, target and optimisation numbers are the same (``locate.value_cache``, as
+the reference code's ``cache_template``): a batch of 1,000 can then be built up over several runs,
+or solved again with another ``mom2_update_weight``, without optimising its values again.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from .hparams import HyperParams
 from .locate import keys
 from .locate.editor import LocateEditor, Prepared
 from .locate.solves import add_to_weight, batch_update
+from .locate.value_cache import ValueCache, split_cached
 from .locate.values import ValueJob, ValueSearch, optimize_residuals_batch
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,7 @@ class MEMITHyperParams(HyperParams):
     v_stop_nll: float = 0.05
     replay_lower_layers: bool = True
     values_batch: int = 1  # requests whose z are optimised together in one batch of rows (same result per request)
+    values_cache: bool = False  # keep each request's z on disk (locate.value_cache) and read it back when nothing changed
     # the solve
     mom2_update_weight: float = 20000.0  # λ in (λ C + K Kᵀ): how much the preserved keys weigh
     mom2_adjustment: bool = True  # false: C = I
@@ -170,14 +175,20 @@ def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyp
              for s in co_sites}  # (N, d_model) each
     jobs = [ValueJob(p, r.subject, r.target_new, {z_site: h} | {s: v[n] for s, v in co_v0.items()})
             for n, (r, p, h) in enumerate(zip(requests, prompts, h0))]
-    zs, nll_end = [], []
-    for i in range(0, len(jobs), hp.values_batch):  # groups of requests optimised together
-        for job, (deltas, vinfo) in zip(jobs[i:i + hp.values_batch], optimize_residuals_batch(
-                model, tok, layer=last, jobs=jobs[i:i + hp.values_batch], fact_token=hp.fact_token, search=search,
-                who=type(hp).editor)):
-            zs.append(job.sites[z_site] + deltas[z_site])
-            nll_end.append(vinfo["nll_end"])
-    z = torch.stack(zs)  # (N, d_model)
+    cache = ValueCache(model, layer=last, fact_token=hp.fact_token, search=search) if hp.values_cache else None
+    found, todo = split_cached(cache, jobs)  # index -> (deltas, info, seconds), indices to optimise
+    for g in range(0, len(todo), hp.values_batch):  # groups of requests optimised together
+        group = todo[g:g + hp.values_batch]
+        t_group = time.perf_counter()
+        out = optimize_residuals_batch(model, tok, layer=last, jobs=[jobs[i] for i in group], fact_token=hp.fact_token,
+                                       search=search, who=type(hp).editor)
+        seconds = (time.perf_counter() - t_group) / len(group)
+        for i, (deltas, vinfo) in zip(group, out):
+            found[i] = (deltas, vinfo, seconds)
+            if cache is not None:
+                cache.put(jobs[i], deltas, vinfo, seconds)
+    z = torch.stack([job.sites[z_site] + found[i][0][z_site] for i, job in enumerate(jobs)])  # (N, d_model)
+    nll_end = [found[i][1]["nll_end"] for i in range(len(jobs))]
     t_values = time.perf_counter() - t0
     # 2. spread the residual over the layers, lowest first
     norms, keys_used = {}, {}
@@ -190,4 +201,7 @@ def write_batch(model: nn.Module, tok, requests: list[EditRequest], hp: MEMITHyp
     info = {"layers": ",".join(map(str, hp.layers)), "requests": len(requests), "z_nll_end_max": max(nll_end),
             "seconds": round(time.perf_counter() - t0, 3), "values_seconds": round(t_values, 3),
             "keys_and_solve_seconds": round(time.perf_counter() - t0 - t_values, 3), **norms}
+    if cache is not None:  # the values read back: how many, and what all N took when each was computed
+        info |= {"values_cached": len(jobs) - len(todo),
+                 "values_seconds_recorded": round(sum(found[i][2] for i in range(len(jobs))), 3)}
     return info, keys_used

@@ -190,3 +190,35 @@ def test_alphaedit_remembers_earlier_keys_until_restore(tiny_kg, cache):
     first.restore()
     assert all(float(v.abs().max()) < 1e-6 for v in editor._past[model].values())
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
+def test_values_cache_reads_each_request_s_value_back_only_when_nothing_changed(tiny_kg, cache):
+    """memit.values_cache: the same batch again reads all its values from disk and writes bitwise the same
+    update; a new target is optimised; after an edit (other weights) nothing of the unedited model is read."""
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    editor = MEMIT()
+    hp = load_hparams(MEMITHyperParams, "memit", model, {**TINY_OVERRIDES["memit"], "values_cache": True})
+    reqs = [request_of(c) for c in tiny_kg.cases[:3]]
+    name = f"transformer.h.{hp.layers[-1]}.mlp.c_proj.weight"
+
+    first = timed_edit(editor, model, tok, reqs, hp)
+    written = dict(model.named_parameters())[name].detach().clone()
+    assert first.info["values_cached"] == 0 and first.info["values_seconds_recorded"] > 0
+    first.restore()
+    again = timed_edit(editor, model, tok, reqs, hp)
+    assert again.info["values_cached"] == 3
+    assert torch.equal(dict(model.named_parameters())[name], written)
+    # what each value took when it was computed is carried over, not the read's time
+    assert again.info["values_seconds_recorded"] == pytest.approx(first.info["values_seconds_recorded"], abs=1e-2)
+    assert again.info["values_seconds"] < first.info["values_seconds"]
+    # the third request now asks for another target: only it is optimised; under the edit nothing is read
+    other = dataclasses.replace(reqs[2], target_new=reqs[0].target_new if reqs[0].target_new != reqs[2].target_new
+                                else reqs[1].target_new)
+    under_edit = timed_edit(editor, model, tok, [reqs[0], other], hp)
+    assert under_edit.info["values_cached"] == 0
+    under_edit.restore()
+    again.restore()
+    mixed = timed_edit(editor, model, tok, [reqs[0], reqs[1], other], hp)
+    assert mixed.info["values_cached"] == 2
+    mixed.restore()
+    assert len(list(Path(cache, "values").glob("value-*.pt"))) == 3 + 2 + 1
