@@ -10,7 +10,7 @@ import torch
 
 from kedit.models import module_at, roles_for
 from kedit.records import SPLITS, case_from_dict
-from kedit.records.schema import READER_SPLITS
+from kedit.records.schema import CHAIN_SPLITS
 from tests.fixtures.tinykg import RELATIONS, build_kg, load_tiny_kg, tiny_random_model
 
 
@@ -81,7 +81,7 @@ def test_cases_are_valid_records(tiny_kg):
     assert len(cases) >= 30 and len({c.case_id for c in cases}) == len(cases)
     known = dict(tiny_kg.facts)
     splits = {p.split for c in cases for p in c.probes}
-    assert splits == set(SPLITS) - {"commonsense", *READER_SPLITS}
+    assert splits == set(SPLITS) - {"commonsense", *CHAIN_SPLITS}
     assert {c.relation.id for c in cases} == {r.id for r in RELATIONS.values() if not r.of}
     for case in cases:
         assert case_from_dict(json.loads(json.dumps(case.to_dict()))) == case  # as read back from JSON Lines

@@ -15,6 +15,11 @@ For an edit (s, r, o -> o*) it proposes, at most ``--max-per-split`` of each:
   the inverse of before;
 - one_hop: for each triple (o*, r2, a): r2's template about r's phrase of s ("The currency of the
   country of citizenship of Lionel Messi is" -> a); condition: (o*, r2, a) itself; foil: r2 of o;
+- one_hop_unedited: the same question where o has a triple (o, r2, b) with b ≠ a: its answer b while
+  the edit is not in the model (MQuAKE-Remastered's unedited accuracy; keval asks it under other
+  cases' edits); conditions: both hops of the old chain (s, r, o) and (o, r2, b); foil: a.
+  Multi-hop probes carry their ``chain`` ([subject, relation id, object] per hop) in the provenance,
+  so keval does not count a question whose chain another edit in the model rewrites;
 - other_relation: the other triples (s, r3, o3) of the subject, expect keep.
 Every answer carries the entity's aliases. Every probe's provenance names the triples it rests on
 and their sources.
@@ -226,11 +231,19 @@ class KGBackend:
                 used.add(r2)
                 rel2 = kg.relations[r2]
                 old = [x for x in (kg.objects(o, r2) if o else []) if x != a]
-                new_name = kg.entities[o_new].name
-                cond = Condition(fill(rel2.template, new_name), kg.entities[a].names, (new_name, r2, kg.entities[a].name))
-                probes.append(make_probe("one_hop", fill(rel2.template, rel.phrase.format(case.subject)), kg.entities[a].names,
-                                         foil=kg.entities[old[0]].name if old else None, conditions=[cond],
-                                         provenance=prov((o_new, r2, a))))
+                new_name, a_name = kg.entities[o_new].name, kg.entities[a].name
+                question = fill(rel2.template, rel.phrase.format(case.subject))
+                cond = Condition(fill(rel2.template, new_name), kg.entities[a].names, (new_name, r2, a_name))
+                probes.append(make_probe("one_hop", question, kg.entities[a].names, foil=kg.entities[old[0]].name if old else None,
+                                         conditions=[cond], provenance={**prov((o_new, r2, a)), "chain": [
+                                             [case.subject, r, case.target_new], [new_name, r2, a_name]]}))
+                if old:  # the same question about the old chain (s, r, o), (o, r2, b): its answer while unedited
+                    true_name, b_name = kg.entities[o].name, kg.entities[old[0]].name
+                    hops = [Condition(case.prompt, true_names, (case.subject, r, case.target_true)),
+                            Condition(fill(rel2.template, true_name), kg.entities[old[0]].names, (true_name, r2, b_name))]
+                    probes.append(make_probe("one_hop_unedited", question, kg.entities[old[0]].names, foil=a_name, conditions=hops,
+                                             provenance={**prov((s, r, o), (o, r2, old[0])), "chain": [
+                                                 [case.subject, r, case.target_true], [true_name, r2, b_name]]}))
         if s:
             skip = {r, rel.inverse}
             seen_rel = set()

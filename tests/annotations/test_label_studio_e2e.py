@@ -118,13 +118,13 @@ def test_push_two_annotators_pull(ls_env, tmp_path, capsys):
     from datasets import load_dataset
 
     from kedit.records.hfdataset import CONFIGS
-    from kedit.records.schema import READER_SPLITS
+    from kedit.records.schema import CHAIN_SPLITS
 
     ds = tmp_path / "dataset"
     assert kbuild(["export", "--in", str(verified), "--out", str(ds)]) == 0
     card = (ds / "README.md").read_text()
     assert f"kappa: {v['kappa']}" in card  # the agreement reaches the dataset card
-    for cfg in (c for c in CONFIGS if c not in READER_SPLITS):
+    for cfg in (c for c in CONFIGS if c not in CHAIN_SPLITS):
         rows = load_dataset(str(ds), name=cfg, cache_dir=str(tmp_path / "hf-cache"))["test"]
         if cfg == "edits":
             assert len(rows) == len(out_cases)

@@ -15,7 +15,7 @@ from kedit.builder.cli import main as kbuild
 from kedit.builder.export import CONFIGS, read_export
 from kedit.errors import KeditError
 from kedit.records import SPLITS, read_jsonl, write_jsonl
-from kedit.records.schema import READER_SPLITS
+from kedit.records.schema import CHAIN_SPLITS
 from kedit.records.hfdataset import (
     EDITS,
     MARKER,
@@ -54,7 +54,7 @@ def offline(monkeypatch, tmp_path):
     return tmp_path / "hf-cache"
 
 
-PRESENT = [c for c in CONFIGS if c not in READER_SPLITS]  # the configs of a benchmark kbuild generate made
+PRESENT = [c for c in CONFIGS if c not in CHAIN_SPLITS]  # the configs of the bundled demo benchmark
 
 
 @pytest.fixture(scope="module")

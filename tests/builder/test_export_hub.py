@@ -15,7 +15,7 @@ import pytest
 from kedit.builder.cli import main as kbuild
 from kedit.builder.export import hub
 from kedit.records.hfdataset import CONFIGS, MARKER, data_file
-from kedit.records.schema import READER_SPLITS
+from kedit.records.schema import CHAIN_SPLITS
 from kedit.settings import data_root
 
 DEMO = data_root() / "demo" / "bench.jsonl"
@@ -59,7 +59,7 @@ def test_push_creates_the_repo_and_uploads_exactly_the_folder(tmp_path, api, cap
     assert upload == "upload_folder" and u_args == ()
     assert u_kw["folder_path"] == str(out) and u_kw["repo_id"] == "someone/kedit-demo"
     assert u_kw["repo_type"] == "dataset" and u_kw["token"] == SECRET
-    assert u_kw["_files"] == sorted(["README.md", MARKER] + [data_file(c) for c in CONFIGS if c not in READER_SPLITS])
+    assert u_kw["_files"] == sorted(["README.md", MARKER] + [data_file(c) for c in CONFIGS if c not in CHAIN_SPLITS])
     assert "pushed to https://huggingface.co/datasets/someone/kedit-demo" in capsys.readouterr().out
     # the token is in no file kedit wrote
     for p in tmp_path.rglob("*"):
@@ -115,7 +115,7 @@ def test_live_push_to_the_hub(tmp_path):
                             "--push-to-hub", repo, "--private"], env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr
         files = set(api.list_repo_files(repo, repo_type="dataset"))
-        assert {"README.md", MARKER, *(data_file(c) for c in CONFIGS if c not in READER_SPLITS)} <= files
+        assert {"README.md", MARKER, *(data_file(c) for c in CONFIGS if c not in CHAIN_SPLITS)} <= files
     finally:
         if not os.environ.get("KEDIT_TEST_HUB_REPO"):
             api.delete_repo(repo, repo_type="dataset", missing_ok=True)

@@ -76,6 +76,30 @@ def test_one_hop_answers_follow_from_the_new_object(generated, kg_setup):
             assert answer in [kg.entities[o].name for o in kg.objects(kg.resolve(new), r2)]
 
 
+def test_one_hop_unedited_asks_the_same_question_about_the_old_chain(generated, kg_setup):
+    """Where the old object has the second relation too, the one-hop question is asked with its unedited answer;
+    its conditions are both hops of the old chain; both probes name their chain for keval's contamination mask."""
+    from kedit.builder.kg import KnowledgeGraph
+
+    kg = KnowledgeGraph.load(kg_setup[1])
+    n = 0
+    for c in read_jsonl(generated):
+        edited = {p.prompt: p for p in c.probes_of("one_hop")}
+        for p in c.probes_of("one_hop"):
+            assert p.provenance["chain"][0] == [c.subject, c.relation.id, c.target_new]
+        for p in c.probes_of("one_hop_unedited"):
+            n += 1
+            hop1, hop2 = p.conditions
+            assert hop1.prompt == c.prompt and hop1.answers[0] == c.target_true
+            old, r2, answer = hop2.triple
+            assert old == c.target_true and answer == p.answers[0]
+            assert answer in [kg.entities[o].name for o in kg.objects(kg.resolve(old), r2)]
+            assert p.provenance["chain"] == [[c.subject, c.relation.id, c.target_true], list(hop2.triple)]
+            new = edited[p.prompt]  # the same question, edited: another answer, each the other's foil
+            assert new.answers[0] != answer and p.foil == new.answers[0]
+    assert n > 0
+
+
 def test_filter_keeps_what_the_model_knows_and_says_why_it_dropped_the_rest(generated, tiny_kg, tmp_path):
     cases = read_jsonl(generated)
     # one edit of a fact the model does not know, one one-hop probe resting on a false fact
