@@ -208,9 +208,10 @@ def test_values_cache_reads_each_request_s_value_back_only_when_nothing_changed(
     again = timed_edit(editor, model, tok, reqs, hp)
     assert again.info["values_cached"] == 3
     assert torch.equal(dict(model.named_parameters())[name], written)
-    # what each value took when it was computed is carried over, not the read's time
-    assert again.info["values_seconds_recorded"] == pytest.approx(first.info["values_seconds_recorded"], abs=1e-2)
-    assert again.info["values_seconds"] < first.info["values_seconds"]
+    # what each value took when it was computed is carried over (plus this run's pass for the starting points),
+    # not the read's time
+    assert again.info["values_seconds_recorded"] == pytest.approx(first.info["values_seconds_recorded"], rel=0.25)
+    assert again.info["values_seconds"] < 0.5 * again.info["values_seconds_recorded"]
     # the third request now asks for another target: only it is optimised; under the edit nothing is read
     other = dataclasses.replace(reqs[2], target_new=reqs[0].target_new if reqs[0].target_new != reqs[2].target_new
                                 else reqs[1].target_new)
