@@ -5,7 +5,8 @@
 # The benchmark: 1,500 counterfactual edits made from the bundled KG's triples (benchmarks/kg_counterfactuals.py,
 # seed 1), expanded by kbuild generate --backend kg and filtered by kbuild filter on SmolLM2 (the facts it
 # knows); the first 200 cases are edited. UltraEdit writes turns of 10 (its lifelong setting) with the layers
-# and lr of benchmarks/ultraedit_lifelong.py. An interrupted editor's run starts its sequence again.
+# and lr of benchmarks/ultraedit_lifelong.py. An interrupted run resumes from its last scoring point (FT-L, ROME),
+# or starts its sequence again (editors with state beside the weights: kedit.eval.checkpoint).
 # Usage: [EDITORS=grace,t-patcher,...] bash benchmarks/lifelong_long.sh [publish]
 set -euo pipefail
 cd "$(dirname "$0")/.."

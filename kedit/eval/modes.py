@@ -44,11 +44,12 @@ import torch
 from tqdm.auto import tqdm
 
 from ..closure import ClosureFact, normalize_prompt, written_prompts
-from ..editors.base import EditRequest, EditResult, Editor, PromptFailure, timed_edit
+from ..editors.base import EditRequest, EditResult, Editor, ParamSnapshot, PromptFailure, timed_edit
 from ..errors import KeditError, RunError
 from ..records import EditCase
 from .asking import ask
 from .baseline import Baseline
+from .checkpoint import SequenceCheckpoint, SequenceState, load_tensors
 from .metrics import MetricValue, natural_stop, primary_metric, probe_values
 from .results import CaseResult, DecayPoint, ProbeResult
 
@@ -388,17 +389,20 @@ def unedited_decay(ctx: Context, editor: str, cases: Sequence[EditCase]) -> list
 
 
 def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], sink: Sink, every: int,
-                   decay_sink: DecaySink, turn_size: int = 1) -> None:
+                   decay_sink: DecaySink, turn_size: int = 1, checkpoint: SequenceCheckpoint | None = None) -> None:
     """Edits accumulate without rollback, ``turn_size`` cases per turn (one edit call for an editor
     that batches). Each tensor is kept once, by the first edit that changed it (later edits drop
     their copies, since the sequence is only undone whole). After every ``every`` edits the edits so
     far and their locality probes are scored (the decay curve). In-context editors are re-edited with
     all requests so far (their state is the prompt). A turn whose edit fails is recorded failed for
     each of its cases and left out of the sequence. The final state is scored on every split, then
-    undone."""
+    undone. With a ``checkpoint`` the state at each scoring point is saved, and a saved one is resumed
+    from (``kedit.eval.checkpoint``: editors whose state is their weights)."""
     guard = _Guard(ctx, editor.name)
-    for point in unedited_decay(ctx, editor.name, cases):  # the curve starts at 0 edits: the unedited model
-        decay_sink(point)
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is None:
+        for point in unedited_decay(ctx, editor.name, cases):  # the curve starts at 0 edits: the unedited model
+            decay_sink(point)
     results: list[EditResult] = []
     applied: list[EditCase] = []
     requests: list[EditRequest] = []  # of the applied cases, closures included
@@ -411,10 +415,21 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     turns = [cases[i:i + turn_size] for i in range(0, len(cases), turn_size)]
     saved: set[str] = set()  # tensors an earlier edit of the sequence already keeps a copy of
     unedited: dict[str, list[ProbeResult]] = {}  # each case's one_hop_unedited, asked just before its turn
-    n = 0
+    n, start, peak0 = 0, 0, 0
+    if state is not None:  # resume: the checkpoint's tensors into the model, whose loaded values the end restores
+        by_id = {c.case_id: c for c in cases}
+        results = [EditResult(editor.name, [], snapshot=ParamSnapshot(ctx.model, state.tensors))]
+        load_tensors(ctx.model, state.tensors)
+        saved = set(state.tensors)
+        applied = [by_id[i] for i in state.applied]
+        failed, sizes, times, infos = dict(state.failed), dict(state.sizes), dict(state.times), dict(state.infos)
+        written, edited = set(state.written), {k: set(v) for k, v in state.edited.items()}
+        unedited = {k: [ProbeResult.from_dict(d) for d in v] for k, v in state.unedited.items()}
+        n, start, peak0 = state.n, state.turns_done, state.peak
+        log.warning("%s: resuming the sequence after %d edits (%s)", editor.name, len(applied), checkpoint.path)
     try:
-        for turn in tqdm(turns, desc=f"{editor.name} sequential", unit="turn" if turn_size > 1 else "edit",
-                         disable=not ctx.progress):
+        for t, turn in enumerate(tqdm(turns[start:], desc=f"{editor.name} sequential",
+                                      unit="turn" if turn_size > 1 else "edit", disable=not ctx.progress), start):
             before = None if editor.in_context else checksum(ctx.model)  # the state a failed edit must leave
             ids = [c.case_id for c in turn]
             if any(p.split == UNEDITED for c in turn for p in c.probes):
@@ -456,9 +471,16 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
                             if p.split == split and p.executed and not p.written and metric in p.metrics]
                     if vals:
                         decay_sink(DecayPoint(editor.name, len(applied), split, metric, sum(vals) / len(vals), len(vals)))
+                if checkpoint is not None:
+                    params = dict(ctx.model.named_parameters())
+                    checkpoint.save(SequenceState(
+                        t + 1, n, [c.case_id for c in applied], failed, sizes, times, infos, sorted(written),
+                        {k: sorted(v) for k, v in edited.items()}, {k: [p.to_dict() for p in v] for k, v in unedited.items()},
+                        max([peak0] + [r.peak_memory_bytes or 0 for r in results]), {k: params[k] for k in saved}),
+                        editor, results)
         final = score_cases(ctx, applied, combined_wrap(results), written=written, edited=edited,
                             triples=edit_triples(applied)) if applied else {}
-        peak = max((r.peak_memory_bytes or 0) for r in results) if results else 0
+        peak = max([peak0] + [r.peak_memory_bytes or 0 for r in results])
         for case in cases:
             if case.case_id in failed:
                 sink(_result(editor.name, "sequential", case, [], 1, error=failed[case.case_id], n_edits=len(applied)))
@@ -467,5 +489,7 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
                               n_edits=len(applied),
                               closure_size=sizes[case.case_id])
                 sink(replace(rec, edit_seconds=times[case.case_id], peak_memory_bytes=peak or None, edit_info=infos[case.case_id]))
+        if checkpoint is not None:
+            checkpoint.remove()  # the sequence's results are written
     finally:
         restore_all(results)

@@ -31,6 +31,7 @@ from ..records.jsonl import JsonlAppender, cases_digest, drop_partial_line
 from ..runtime import Runtime, using
 from . import report
 from .baseline import compute_baseline
+from .checkpoint import SequenceCheckpoint, sequence_key
 from .modes import Context, run_batch, run_sequential, run_single
 from .results import DECAY_COLUMNS, RUN_SCHEMA, CaseResult, DecayPoint, check_run_schema, read_results
 
@@ -328,10 +329,13 @@ def _evaluate(model, tok, cases: list[EditCase], hps: dict[str, Any], resolved: 
                 run_single(editor, hp, run_ctx, todo, sinks.case, cases)
             elif mode == "batch":
                 run_batch(editor, hp, run_ctx, todo, sinks.case, resolved["batch_size"], cases)
-            else:  # a sequence cannot resume half-way: it is run whole, its earlier decay points dropped
+            else:  # a sequence resumes from its checkpoint (kedit.eval.checkpoint) or runs whole again
                 every = resolved["every"] or max(1, len(cases) // 10)
-                sinks.restart_decay(label)
-                run_sequential(editor, hp, run_ctx, cases, sinks.case, every, sinks.decay, resolved.get("turn_size", 1))
+                turn = resolved.get("turn_size", 1)
+                ckpt = None if out is None else SequenceCheckpoint(
+                    out, label, sequence_key(label, hp, [c.case_id for c in cases], turn, every))
+                sinks.restart_decay(label, ckpt.applied() if ckpt is not None else None)
+                run_sequential(editor, hp, run_ctx, cases, sinks.case, every, sinks.decay, turn, ckpt)
             if judge is not None:
                 resolved["judge_figures"] = judge.figures()
                 write_config()
@@ -366,15 +370,19 @@ class _Sinks:
         if self._cases is not None:
             self._cases.write(r.to_dict())
 
-    def restart_decay(self, editor: str) -> None:
-        """A sequence run again (a resumed run) replaces its decay points: drop the editor's rows."""
-        self.decay_points[:] = [p for p in self.decay_points if p.editor != editor]
+    def restart_decay(self, editor: str, keep_upto: int | None = None) -> None:
+        """A sequence run again replaces its decay points: drop the editor's rows (those after
+        ``keep_upto`` edits when it resumes from a checkpoint taken there)."""
+        def kept(e: str, n: str | int) -> bool:
+            return e != editor or (keep_upto is not None and int(n) <= keep_upto)
+
+        self.decay_points[:] = [p for p in self.decay_points if kept(p.editor, p.n_edits)]
         if self._decay_fh is None:
             return
         self._decay_fh.close()
         path = self.out / "decay.csv"
         with path.open(newline="") as fh:
-            keep = [row for row in csv.DictReader(fh) if row.get("editor") != editor]
+            keep = [row for row in csv.DictReader(fh) if kept(row.get("editor"), row.get("n_edits") or 0)]
         with atomic_open(path, newline="") as fh:
             w = csv.DictWriter(fh, DECAY_COLUMNS)
             w.writeheader()
