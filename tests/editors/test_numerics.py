@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import kedit
-from kedit.editors import EDITORS, EditResult, Editor, ParamSnapshot, register_editor, timed_edit
+from kedit.editors import EDITORS, EditResult, Editor, register_editor, timed_edit
 from kedit.errors import KeditError
 from kedit.eval.modes import request_of
-from kedit.models import module_at
+from tests.fixtures.weight_editors import first_mlp_out
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,7 @@ class Diverging(Editor):
     hparams_cls = HP
 
     def edit(self, model, tok, requests, hp):
-        w = module_at(model, "mlp_out", 0).weight
-        snap = ParamSnapshot(model, [next(n for n, p in model.named_parameters() if p is w)])
+        w, snap = first_mlp_out(model)
         with torch.no_grad():
             w[0, 0] = hp.value
         return EditResult(self.name, requests, snap)

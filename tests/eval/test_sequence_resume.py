@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import kedit
-from kedit.editors.base import EDITORS, EditResult, Editor, ParamSnapshot, register_editor
-from kedit.models import module_at
+from kedit.editors.base import EDITORS, EditResult, Editor, register_editor
+from tests.fixtures.weight_editors import first_mlp_out
 from tests.fixtures.hparams import TINY_OVERRIDES
 
 FTL = {"ft-l": TINY_OVERRIDES["ft-l"]}
@@ -90,8 +90,7 @@ class _KeepsState(Editor):
     hparams_cls = _HP
 
     def edit(self, model, tok, requests, hp):
-        w = module_at(model, "mlp_out", 0).weight
-        snap = ParamSnapshot(model, [next(n for n, p in model.named_parameters() if p is w)])
+        w, snap = first_mlp_out(model)
         with torch.no_grad():
             w.add_(0.01)
         return EditResult(self.name, requests, snap, undo=lambda: None)
