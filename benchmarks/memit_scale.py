@@ -16,10 +16,14 @@ the batch from nothing. ``seconds_this_run`` and ``values_cached`` say what this
 of the 10 are reused by the 100 and those by the 1,000 (the first N cases of one file).
 
 Each finished run is written to the JSON at once (runs of other sizes already there are kept).
+``--warm A:B`` only optimises and caches the values of cases A..B-1 (each editor's batch of them is written
+and restored, nothing is scored or recorded): several such processes, one thread each, fill the cache on
+several cores at once (the values are independent per request), and the plain command then reads them all.
 The edits are the first N cases of ``--cases`` (default: 1,500 counterfactual edits made from the bundled
 KG, benchmarks/kg_counterfactuals.py seed 1 + kbuild generate --backend kg, unfiltered: built if absent).
 Usage:
     python benchmarks/memit_scale.py [--sizes 10,100,1000] [--editors memit,alphaedit] [--threads 2]
+    python benchmarks/memit_scale.py --warm 224:612 --editors memit --threads 1   # one shard of the values
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ def main():
     ap.add_argument("--sizes", default="10,100,1000")
     ap.add_argument("--editors", default="memit,alphaedit")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warm", default=None, metavar="A:B",
+                    help="only optimise and cache the values of cases A..B-1 (a shard, for parallel processes)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from transformers.utils import logging as hf_logging
@@ -69,6 +75,8 @@ def main():
     cases_path = Path(args.cases) if args.cases else default_cases()
     cases = kedit.read_cases(cases_path)
     editors = args.editors.split(",")
+    if args.warm:
+        return warm(lm, cases, editors, args.warm)
     first = load_hparams(EDITORS.get(editors[0]).hparams_cls, editors[0], lm.model)
     name = f"memit_scale_{args.model}"
     old = RESULTS / f"{name}.json"
@@ -102,6 +110,27 @@ def main():
             figures["runs"] = [r for r in figures["runs"] if (r["editor"], r["edits"]) != (ed, n)] + [run]
             figures["runs"].sort(key=lambda r: (r["editor"], r["edits"]))
             write_result(name, figures)
+
+
+def warm(lm, cases, editors, span: str) -> None:
+    """Optimise and cache the values of ``cases[a:b]`` for each editor (the batch is written, then restored)."""
+    import time
+
+    import kedit
+    from kedit.errors import KeditError
+
+    try:
+        a, b = (int(x) for x in span.split(":"))
+    except ValueError:
+        raise KeditError(f"--warm takes A:B (two case indices, e.g. 224:612), not {span!r}") from None
+    if not 0 <= a < b <= len(cases):
+        raise KeditError(f"--warm {span}: need 0 <= A < B <= {len(cases)} (the cases in the file)")
+    for ed in editors:
+        t0 = time.perf_counter()
+        res = kedit.edit(lm.model, lm.tokenizer, ed, cases[a:b], {"values_cache": True})
+        res.restore()
+        print({"editor": ed, "warmed": f"{a}:{b}", "values_cached_before": res.info.get("values_cached"),
+               "seconds": round(time.perf_counter() - t0, 1)}, flush=True)
 
 
 if __name__ == "__main__":
