@@ -95,3 +95,18 @@ class AlphaEdit(MEMIT):
             for layer, K in keys.items():
                 past[layer] = past[layer] - K.double().T @ K.double()
         return undo
+
+    def side_state(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """``Σ_p`` of each layer (``past_kk.<layer>``: d_in × d_in, float64) for a sequence checkpoint."""
+        return {f"past_kk.{layer}": kk for layer, kk in self._past.get(model, {}).items()}
+
+    def load_side_state(self, model: nn.Module, tensors: dict[str, torch.Tensor]) -> Callable[[], None]:
+        past = self._past.setdefault(model, {})
+        before = dict(past)
+        device = next(model.parameters()).device
+        past.update({int(name.rsplit(".", 1)[1]): t.to(device, torch.float64) for name, t in tensors.items()})
+
+        def undo() -> None:
+            past.clear()
+            past.update(before)
+        return undo

@@ -138,6 +138,17 @@ class Editor:
     def edit(self, model: nn.Module, tok, requests: Sequence[EditRequest], hp) -> EditResult:
         raise NotImplementedError
 
+    def side_state(self, model: nn.Module) -> dict[str, torch.Tensor] | None:
+        """What this editor keeps for ``model`` outside the weights and later edits read (AlphaEdit's
+        Σ K Kᵀ, UltraEdit's normalisers), as named tensors a sequence checkpoint can save; None where
+        it cannot be saved (an interrupted sequence of this editor then runs again from the start)."""
+        return None
+
+    def load_side_state(self, model: nn.Module, tensors: dict[str, torch.Tensor]) -> Callable[[], None]:
+        """Put back what ``side_state`` returned (a sequence resuming); returns the undo that puts back
+        what the editor kept before."""
+        raise NotImplementedError(f"{self.name} keeps no side state to load")
+
 
 EDITORS: Registry[type[Editor]] = Registry("editor", entry_points="kedit.editors")
 

@@ -31,7 +31,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -143,6 +143,30 @@ class UltraEdit(Editor):
         info["seconds"] = round(time.perf_counter() - t0, 3)
         return EditResult(self.name, list(requests), snapshot=snapshot, info=info,
                           undo=lambda: self._restore_norms(model, saved, added))
+
+    def side_state(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """The normalisers carried across turns (``norm.<d_in>x<d_out>.{n,mean,m2}``), for a sequence checkpoint."""
+        out = {}
+        for (d_in, d_out), norm in self._norms.get(model, {}).items():
+            n, mean, m2 = norm.state()
+            out |= {f"norm.{d_in}x{d_out}.n": torch.tensor(n), f"norm.{d_in}x{d_out}.mean": mean,
+                    f"norm.{d_in}x{d_out}.m2": m2}
+        return out
+
+    def load_side_state(self, model: nn.Module, tensors: dict[str, torch.Tensor]) -> Callable[[], None]:
+        norms = self._norms.setdefault(model, {})
+        saved = {k: v.state() for k, v in norms.items()}
+        device = next(model.parameters()).device
+        added: set[tuple] = set()
+        for name in tensors:
+            if name.endswith(".n"):
+                base = name[:-2]
+                shape = tuple(int(x) for x in base.split(".", 1)[1].split("x"))
+                if shape not in norms:
+                    norms[shape] = RunningMeanStd(sum(shape), device)
+                    added.add(shape)
+                norms[shape].load((int(tensors[name]), tensors[base + ".mean"].to(device), tensors[base + ".m2"].to(device)))
+        return lambda: self._restore_norms(model, saved, added)
 
     def _restore_norms(self, model: nn.Module, saved: dict[tuple, tuple], added: set[tuple]) -> None:
         norms = self._norms.get(model, {})

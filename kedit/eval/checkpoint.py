@@ -8,9 +8,11 @@ value of every tensor the sequence has changed. On resume those tensors are load
 loaded model (whose values are kept to restore at the end) and the sequence goes on from there: the
 figures are the ones an uninterrupted run gives.
 
-Only an editor whose whole state is its weights can be checkpointed: one that edits in the prompt,
-keeps its edits beside the weights (GRACE, WISE, T-Patcher, CaliNet) or state outside them (an
-``undo``: AlphaEdit's key store, UltraEdit's normaliser) is run whole, as before, and the run says so.
+An editor that keeps state outside the weights which later edits read (an ``undo``: AlphaEdit's
+Σ K Kᵀ, UltraEdit's normalisers) is checkpointed with it where it can save it (``Editor.side_state``,
+put back on resume by ``load_side_state``). One that edits in the prompt, keeps its edits beside the
+weights (GRACE, WISE, T-Patcher, CaliNet) or keeps side state it cannot save is run whole, as
+before, and the run says so.
 A checkpoint whose key (editor, hyper-parameters, case order, turn size, scoring interval) does not
 match the run is ignored and replaced. It is removed once the sequence's results are written.
 """
@@ -51,6 +53,7 @@ class SequenceState:
     unedited: dict[str, list[dict]]  # case id -> ProbeResult.to_dict() of its one_hop_unedited probes
     peak: int
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)  # every tensor the sequence changed, as it is now
+    side: dict[str, torch.Tensor] = field(default_factory=dict)  # the editor's side_state (AlphaEdit's Σ K Kᵀ)
 
 
 def sequence_key(editor: str, hp: Any, case_ids: Sequence[str], turn_size: int, every: int) -> str:
@@ -61,15 +64,18 @@ def sequence_key(editor: str, hp: Any, case_ids: Sequence[str], turn_size: int, 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def not_resumable(editor: Editor, results: Sequence[EditResult]) -> str | None:
-    """Why this sequence's state is more than its weights (None: it is only its weights)."""
+def side_state(editor: Editor, model: nn.Module, results: Sequence[EditResult]) -> dict[str, torch.Tensor] | str:
+    """What a checkpoint must keep beside the weights (``{}``: nothing), or why it cannot be kept."""
     if editor.in_context:
         return "its edits live in the prompt"
     if editor.beside_weights:
         return "its edits live beside the weights"
-    if any(r.undo is not None or r.wrap is not None for r in results):
+    if any(r.wrap is not None for r in results):
         return "it keeps state outside the weights"
-    return None
+    if not any(r.undo is not None for r in results):
+        return {}
+    side = editor.side_state(model)
+    return "it keeps state outside the weights" if side is None else side
 
 
 class SequenceCheckpoint:
@@ -106,17 +112,18 @@ class SequenceCheckpoint:
         st = self.load()
         return len(st.applied) if st is not None else None
 
-    def save(self, state: SequenceState, editor: Editor, results: Sequence[EditResult]) -> bool:
-        why = not_resumable(editor, results)
-        if why is not None:
+    def save(self, state: SequenceState, editor: Editor, model: nn.Module, results: Sequence[EditResult]) -> bool:
+        side = side_state(editor, model, results)
+        if isinstance(side, str):
             if not self._warned:
                 log.warning("%s: no checkpoints of this sequence (%s): an interrupted run starts it again",
-                            editor.name, why)
+                            editor.name, side)
                 self._warned = True
             return False
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
-        blob = {"key": self.key, "state": fields | {"tensors": {k: v.detach().cpu() for k, v in state.tensors.items()}}}
+        cpu = lambda ts: {k: v.detach().cpu() for k, v in ts.items()}  # noqa: E731
+        blob = {"key": self.key, "state": fields | {"tensors": cpu(state.tensors), "side": cpu(side)}}
         torch.save(blob, tmp)
         tmp.replace(self.path)
         return True

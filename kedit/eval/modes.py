@@ -397,7 +397,7 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
     all requests so far (their state is the prompt). A turn whose edit fails is recorded failed for
     each of its cases and left out of the sequence. The final state is scored on every split, then
     undone. With a ``checkpoint`` the state at each scoring point is saved, and a saved one is resumed
-    from (``kedit.eval.checkpoint``: editors whose state is their weights)."""
+    from (``kedit.eval.checkpoint``: editors whose state is their weights and what they can save beside)."""
     guard = _Guard(ctx, editor.name)
     state = checkpoint.load() if checkpoint is not None else None
     if state is None:
@@ -420,6 +420,8 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
         by_id = {c.case_id: c for c in cases}
         results = [EditResult(editor.name, [], snapshot=ParamSnapshot(ctx.model, state.tensors))]
         load_tensors(ctx.model, state.tensors)
+        if state.side:  # the editor's state beside the weights (AlphaEdit's Σ K Kᵀ), undone at the end
+            results[0].undo = editor.load_side_state(ctx.model, state.side)
         saved = set(state.tensors)
         applied = [by_id[i] for i in state.applied]
         failed, sizes, times, infos = dict(state.failed), dict(state.sizes), dict(state.times), dict(state.infos)
@@ -477,7 +479,7 @@ def run_sequential(editor: Editor, hp, ctx: Context, cases: Sequence[EditCase], 
                         t + 1, n, [c.case_id for c in applied], failed, sizes, times, infos, sorted(written),
                         {k: sorted(v) for k, v in edited.items()}, {k: [p.to_dict() for p in v] for k, v in unedited.items()},
                         max([peak0] + [r.peak_memory_bytes or 0 for r in results]), {k: params[k] for k in saved}),
-                        editor, results)
+                        editor, ctx.model, results)
         final = score_cases(ctx, applied, combined_wrap(results), written=written, edited=edited,
                             triples=edit_triples(applied)) if applied else {}
         peak = max([peak0] + [r.peak_memory_bytes or 0 for r in results])

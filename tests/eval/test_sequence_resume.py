@@ -1,5 +1,6 @@
 """A sequential run cut short resumes from its last scoring point (kedit.eval.checkpoint) and ends with
-the figures of an uninterrupted run; editors with state outside the weights run whole, as before."""
+the figures of an uninterrupted run, with the state an editor keeps beside the weights (AlphaEdit's
+Σ K Kᵀ, UltraEdit's normalisers) saved too; editors whose other state cannot be saved run whole."""
 
 from __future__ import annotations
 
@@ -15,12 +16,9 @@ from kedit.editors.base import EDITORS, EditResult, Editor, register_editor
 from tests.fixtures.weight_editors import first_mlp_out
 from tests.fixtures.hparams import TINY_OVERRIDES
 
-FTL = {"ft-l": TINY_OVERRIDES["ft-l"]}
-
-
-def _run(tiny_kg, out, **kw):
-    return kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, tiny_kg.cases[:6], editors=["ft-l"], mode="sequential",
-                          every=2, hparams=FTL, out=out, progress=False, generate=False, **kw)
+def _run(tiny_kg, out, name="ft-l", **kw):
+    return kedit.evaluate(tiny_kg.model, tiny_kg.tokenizer, tiny_kg.cases[:6], editors=[name], mode="sequential",
+                          every=2, hparams={name: TINY_OVERRIDES[name]}, out=out, progress=False, generate=False, **kw)
 
 
 def _figures(out):
@@ -31,34 +29,45 @@ def _figures(out):
     return probes, decay
 
 
-def test_an_interrupted_sequence_resumes_at_its_checkpoint_with_the_same_figures(tiny_kg, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, side", [("ft-l", set()), ("alphaedit", {"past_kk.1", "past_kk.2"}),
+                                        ("ultraedit", {f"norm.512x128.{x}" for x in ("n", "mean", "m2")})])
+def test_an_interrupted_sequence_resumes_at_its_checkpoint_with_the_same_figures(name, side, tiny_kg, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path / "cache"))  # AlphaEdit's statistics
     model = tiny_kg.model
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    _run(tiny_kg, tmp_path / "whole")
-    assert not list((tmp_path / "whole").glob("sequence-*.pt"))  # removed once the results are written
+    cls = EDITORS.get(name)
+    real_edit, calls, written = cls.edit, [], []
 
-    cls = EDITORS.get("ft-l")
-    real_edit, calls = cls.edit, []
-
-    def edit(self, *a, **kw):
+    def edit(self, model, *a, **kw):
         calls.append(1)
-        if len(calls) == 5 and not edit.resumed:
+        if len(calls) == 5 and edit.cut:
             raise KeyboardInterrupt  # the run is killed during the fifth edit
-        return real_edit(self, *a, **kw)
-    edit.resumed = False
+        result = real_edit(self, model, *a, **kw)
+        written.append({n: p.detach().clone() for n, p in model.named_parameters() if n in result.changed})
+        return result
+    edit.cut = False
     monkeypatch.setattr(cls, "edit", edit)
+    _run(tiny_kg, tmp_path / "whole", name)
+    assert not list((tmp_path / "whole").glob("sequence-*.pt"))  # removed once the results are written
+    whole_last = written[-1]  # the weights the sixth edit wrote
+
+    edit.cut, calls[:] = True, []
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
-        _run(tiny_kg, out)
+        _run(tiny_kg, out, name)
     assert all(torch.equal(before[n], p) for n, p in model.named_parameters())  # the model is restored all the same
-    ckpt = torch.load(out / "sequence-ft-l.pt", weights_only=True)
+    ckpt = torch.load(out / f"sequence-{name}.pt", weights_only=True)
     assert len(ckpt["state"]["applied"]) == 4 and ckpt["state"]["tensors"]  # the point after 4 edits
+    assert set(ckpt["state"]["side"]) == side  # what the editor keeps beside the weights
 
-    edit.resumed, calls[:] = True, []
-    _run(tiny_kg, out)
+    edit.cut, calls[:] = False, []
+    _run(tiny_kg, out, name)
     assert len(calls) == 2  # only the edits after the checkpoint are written again
+    assert written[-1].keys() == whole_last.keys()  # the last edit writes the same bits as in the whole run
+    assert all(torch.equal(written[-1][n], whole_last[n]) for n in whole_last)
     assert _figures(out) == _figures(tmp_path / "whole")
-    assert not (out / "sequence-ft-l.pt").exists()
+    assert not (out / f"sequence-{name}.pt").exists()
     assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
 
 
@@ -69,7 +78,7 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tiny_kg, tmp_path, monkey
     out.mkdir()
     SequenceCheckpoint(out, "ft-l", "another-key").save(
         SequenceState(2, 2, [c.case_id for c in tiny_kg.cases[:2]], {}, {}, {}, {}, [], {}, {}, 0, {}),
-        EDITORS.get("ft-l")(), [])
+        EDITORS.get("ft-l")(), tiny_kg.model, [])
     calls = []
     cls = EDITORS.get("ft-l")
     real_edit = cls.edit
@@ -85,7 +94,7 @@ class _HP:
 
 
 class _KeepsState(Editor):
-    """Writes a weight and keeps something beside it (an ``undo``), as AlphaEdit's key store."""
+    """Writes a weight and keeps something beside it (an ``undo``) that it cannot save (no ``side_state``)."""
 
     hparams_cls = _HP
 
