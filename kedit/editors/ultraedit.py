@@ -5,9 +5,11 @@ as EasyEdit implements it (easyeditor/models/ultraedit/ULTRAEDIT.py, after MALME
 Each edit call is one turn. For every edited linear layer W (d_in → d_out) of the band:
 
 1. one forward and backward pass of the turn's "prompt + target" sequences, the loss the mean
-   cross-entropy of the targets' tokens, gives at every token t (``token="mask"``: every real token;
-   ``"ans"``: the target's) the layer's input k_t (d_in) and the loss's gradient at its output
-   g_t = ∂L/∂(W k_t) (d_out);
+   cross-entropy of the targets' tokens, gives at every token t the layer's input k_t (d_in) and
+   the loss's gradient at its output g_t = ∂L/∂(W k_t) (d_out). ``token="mask"`` (the reference's
+   choice in every file): every real token; ``"ans"``: where the loss is read, the positions that
+   predict the target's tokens (the prompt's last token and the target's but its last; at the
+   target's own tokens the last one's gradient is 0, and all of a one-token target's);
 2. the lifelong normaliser -- a running mean μ and standard deviation σ of z = [k; g], carried
    across every turn so far (Welford's parallel update) -- standardises ẑ = (z − μ) / σ = [k̂; ĝ];
 3. the pseudo values are a normalised gradient step, v_t = −lr · ‖k̂_t‖² · ĝ_t;
@@ -57,7 +59,7 @@ class UltraEditHyperParams(HyperParams):
     layers: tuple[int, ...] = (18, 19, 20, 21, 22, 23, 24, 25, 26)  # GPT-J-6B's band (of 28)
     role: str = "mlp_out"  # the edited linear layer of each block: mlp_out (GPT-J's fc_out) or mlp_in
     lr: float = 1e-6  # the normalised step's size
-    token: str = "mask"  # where keys and gradients are taken: every real token, or the target's ("ans")
+    token: str = "mask"  # where keys and gradients are taken: every real token, or where the target is predicted ("ans")
     ridge: float = 1.0  # λ of (KᵀK + λI)
     batch_tokens: int = 0  # token budget of one forward/backward pass (0: the runtime's --batch-tokens)
 
@@ -196,14 +198,14 @@ def keys_and_gradients(model: nn.Module, tok, requests: Sequence[EditRequest], h
             tgt = torch.zeros_like(mask, dtype=torch.bool)  # target tokens
             for row, i in enumerate(batch):
                 tgt[row, len(prompts[i]):len(seqs[i])] = True
-            where = mask.bool() if hp.token == "mask" else tgt
+            prev = torch.zeros_like(tgt)
+            prev[:, :-1] = tgt[:, 1:]  # position t predicts token t + 1
+            where = mask.bool() if hp.token == "mask" else prev
             outs: dict[int, torch.Tensor] = {}
             with contextlib.ExitStack() as stack, torch.enable_grad():
                 for layer in hp.layers:
                     stack.enter_context(_capture(module_at(model, hp.role, layer), layer, keys, outs, where))
                 hidden = body(model)(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-                prev = torch.zeros_like(tgt)
-                prev[:, :-1] = tgt[:, 1:]  # position t predicts token t + 1
                 logits = model.get_output_embeddings()(hidden[prev]).float()  # (n_target, vocab)
                 loss = torch.nn.functional.cross_entropy(logits, ids[tgt])
                 got = torch.autograd.grad(loss, [outs[layer] for layer in hp.layers])

@@ -52,7 +52,7 @@ def test_running_mean_std_matches_the_statistics_of_every_row_seen():
     assert torch.allclose(rms.mean, allx.mean(0)) and torch.allclose(rms.std, allx.std(0))
 
 
-def test_keys_and_gradients_are_taken_at_every_real_token_or_the_targets(tiny_kg):
+def test_keys_and_gradients_are_taken_at_every_real_token_or_where_the_target_is_predicted(tiny_kg):
     model, tok = tiny_kg.model, tiny_kg.tokenizer
     reqs = [request_of(c) for c in tiny_kg.cases[:3]]
     hp = load_hparams(UltraEdit.hparams_cls, "ultraedit", model, TINY_OVERRIDES["ultraedit"])
@@ -62,8 +62,11 @@ def test_keys_and_gradients_are_taken_at_every_real_token_or_the_targets(tiny_kg
     assert all(float(g.abs().sum()) > 0 for g in grads.values())
     import dataclasses
 
-    keys_a, _ = keys_and_gradients(model, tok, reqs, dataclasses.replace(hp, token="ans"))
+    keys_a, grads_a = keys_and_gradients(model, tok, reqs, dataclasses.replace(hp, token="ans"))
     assert all(k.shape[0] == sum(len(tok(" " + r.target_new)["input_ids"]) for r in reqs) for k in keys_a.values())
+    # "ans": where the target is predicted, so every row carries a gradient (at the target's own tokens the last
+    # one's would be 0, and all of a one-token target's)
+    assert all(bool((g.abs().sum(1) > 0).all()) for g in grads_a.values())
 
 
 @pytest.mark.parametrize("over, message", [({"layers": []}, "empty"), ({"role": "attn"}, "role"),
