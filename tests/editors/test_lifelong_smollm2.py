@@ -25,3 +25,21 @@ def test_a_sequence_of_three_demo_facts_holds(name, tmp_path, one_thread):
     # the earlier ones; single mode on 20 facts: 0.975), T-Patcher 0.667 / 1.0, CaliNet 0.667 / 0.667
     assert acc[("reliability", "token_acc")] > acc[("reliability", "token_acc.pre")]
     assert acc[("locality", "token_acc")] >= 0.5
+
+
+@pytest.mark.slow
+def test_ultraedit_writes_demo_facts_with_its_llama_family_values(tmp_path, one_thread):
+    """UltraEdit, one turn per fact (single mode), with kedit/editors/hparams/ultraedit/llama.yaml (EasyEdit's GPT-J
+    lr writes nothing on SmolLM2)."""
+    from kedit.eval.cli import main
+
+    out = tmp_path / "ultraedit"
+    assert main(["run", "--model", "smollm2-135m", "--bench", str(DEMO_BENCH), "--out", str(out), "-q", "--no-generate",
+                 "--editors", "ultraedit", "--mode", "single", "--limit", "3"]) == 0
+    rep = kedit.load_report(out)
+    acc = {(r.split, r.metric): r.value for r in rep.rows}
+    assert not rep.failed
+    # measured on these 3 facts: reliability token_acc 0.0 -> 1.0, locality 1.0 (20 facts: 0.75 / 0.975; with
+    # EasyEdit's GPT-J lr 1e-6: 0.0 / 1.0, nothing written)
+    assert acc[("reliability", "token_acc")] > acc[("reliability", "token_acc.pre")] + 0.3
+    assert acc[("locality", "token_acc")] >= 0.8
