@@ -4,7 +4,9 @@ Figures (benchmarks/results/memit_scale_<model>.json), per editor and batch size
 * ``seconds`` for the whole batch, ``seconds_per_edit``, and its two phases:
   ``values_seconds`` (one δ optimisation per edit: grows with N) and ``keys_and_solve_seconds`` (the
   batched key passes and one d×d solve per layer: per edit it falls as N grows);
-* ``peak_memory_mb`` (RSS during the edit) and the batch's reliability / locality token accuracy;
+* ``peak_memory_mb`` (RSS during the edit), the batch's reliability / generalization / locality token accuracy,
+  and reliability / generalization under ``prob_cmp`` (P(new) > P(old): the efficacy and paraphrase scores of
+  MEMIT's paper), from the 1,000 on;
 * the key statistics of the whole band in one pass against a forward pass stopped at the top layer.
 
 The values are kept on disk (``<editor>.values_cache``, ``kedit.editors.locate.value_cache``): on this
@@ -96,6 +98,7 @@ def main():
                                  generate=False, progress=False, hparams={ed: {"values_cache": True}})
             info = rep.results[0].edit_info
             acc = {r.split: r.value for r in rep.rows if r.metric == "token_acc"}
+            cmp = {r.split: r.value for r in rep.rows if r.metric == "prob_cmp"}  # MEMIT's paper's efficacy score
             eff = {r.metric: r.value for r in rep.rows if r.split == "efficiency"}
             values = float(info["values_seconds_recorded"])
             keys_solve = float(info["keys_and_solve_seconds"])
@@ -105,7 +108,11 @@ def main():
                    "keys_and_solve_seconds_per_edit": round(keys_solve / n, 4),
                    "seconds_this_run": float(info.get("seconds", 0.0)), "values_cached": info["values_cached"],
                    "peak_memory_mb": eff.get("peak_memory_mb"),
-                   "reliability_token_acc": acc.get("reliability"), "locality_token_acc": acc.get("locality")}
+                   "reliability_token_acc": acc.get("reliability"), "locality_token_acc": acc.get("locality"),
+                   "generalization_token_acc": acc.get("generalization"), "reliability_prob_cmp": cmp.get("reliability"),
+                   "reliability_prob_cmp_unedited": next((r.value for r in rep.rows if r.split == "reliability"
+                                                          and r.metric == "prob_cmp.pre"), None),
+                   "generalization_prob_cmp": cmp.get("generalization")}
             print(run, flush=True)
             figures["runs"] = [r for r in figures["runs"] if (r["editor"], r["edits"]) != (ed, n)] + [run]
             figures["runs"].sort(key=lambda r: (r["editor"], r["edits"]))
