@@ -6,7 +6,7 @@ Figures (benchmarks/results/memit_scale_<model>.json), per editor and batch size
   batched key passes and one d×d solve per layer: per edit it falls as N grows);
 * ``peak_memory_mb`` (RSS during the edit), the batch's reliability / generalization / locality token accuracy,
   and reliability / generalization under ``prob_cmp`` (P(new) > P(old): the efficacy and paraphrase scores of
-  MEMIT's paper), from the 1,000 on;
+  MEMIT's paper);
 * the key statistics of the whole band in one pass against a forward pass stopped at the top layer.
 
 The values are kept on disk (``<editor>.values_cache``, ``kedit.editors.locate.value_cache``): on this
@@ -34,6 +34,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -97,9 +98,7 @@ def main():
             rep = kedit.evaluate(lm.model, lm.tokenizer, cases[:n], editors=[ed], mode="batch", batch_size=n,
                                  generate=False, progress=False, hparams={ed: {"values_cache": True}})
             info = rep.results[0].edit_info
-            acc = {r.split: r.value for r in rep.rows if r.metric == "token_acc"}
-            cmp = {r.split: r.value for r in rep.rows if r.metric == "prob_cmp"}  # MEMIT's paper's efficacy score
-            eff = {r.metric: r.value for r in rep.rows if r.split == "efficiency"}
+            fig = {(r.split, r.metric): r.value for r in rep.rows}  # prob_cmp: MEMIT's paper's efficacy score
             values = float(info["values_seconds_recorded"])
             keys_solve = float(info["keys_and_solve_seconds"])
             run = {"editor": ed, "edits": n, "failed": len(rep.failed), "seconds": round(values + keys_solve, 3),
@@ -107,12 +106,10 @@ def main():
                    "values_seconds_per_edit": round(values / n, 3), "keys_and_solve_seconds": keys_solve,
                    "keys_and_solve_seconds_per_edit": round(keys_solve / n, 4),
                    "seconds_this_run": float(info.get("seconds", 0.0)), "values_cached": info["values_cached"],
-                   "peak_memory_mb": eff.get("peak_memory_mb"),
-                   "reliability_token_acc": acc.get("reliability"), "locality_token_acc": acc.get("locality"),
-                   "generalization_token_acc": acc.get("generalization"), "reliability_prob_cmp": cmp.get("reliability"),
-                   "reliability_prob_cmp_unedited": next((r.value for r in rep.rows if r.split == "reliability"
-                                                          and r.metric == "prob_cmp.pre"), None),
-                   "generalization_prob_cmp": cmp.get("generalization")}
+                   "peak_memory_mb": fig.get(("efficiency", "peak_memory_mb")),
+                   **{f"{split}_{metric}": fig.get((split, metric)) for split in ("reliability", "locality", "generalization")
+                      for metric in ("token_acc", "prob_cmp") if (split, metric) != ("locality", "prob_cmp")},
+                   "reliability_prob_cmp_unedited": fig.get(("reliability", "prob_cmp.pre"))}
             print(run, flush=True)
             figures["runs"] = [r for r in figures["runs"] if (r["editor"], r["edits"]) != (ed, n)] + [run]
             figures["runs"].sort(key=lambda r: (r["editor"], r["edits"]))
@@ -121,8 +118,6 @@ def main():
 
 def warm(lm, cases, editors, span: str) -> None:
     """Optimise and cache the values of ``cases[a:b]`` for each editor (the batch is written, then restored)."""
-    import time
-
     import kedit
     from kedit.errors import KeditError
 
