@@ -133,3 +133,35 @@ def test_corpus_errors_say_what_to_do(monkeypatch):
 def test_texts_corpus_is_named_by_content():
     assert stats.texts_name(["a b", "c"]) == stats.texts_name(["a b", "c"])
     assert stats.texts_name(["a b", "c"]) != stats.texts_name(["a", "b c"])
+
+
+@pytest.mark.parametrize("d", [100, 512, 1000, 1536, 2053])
+def test_block_gram_is_the_whole_symmetric_product(d):
+    """add_gram multiplies only the blocks on and above the diagonal; with mirror_gram the sum of several
+    batches is the full Σ k kᵀ (float64 reference), exactly symmetric, for even and uneven blocks."""
+    g = torch.Generator().manual_seed(d)
+    batches = [torch.randn(n, d, generator=g) for n in (7, 300, 64)]
+    acc = torch.zeros(d, d, dtype=torch.float64)
+    for k in batches:
+        stats.add_gram(acc, k)
+    blocks = stats.gram_blocks(d)
+    assert len(blocks) == max(1, min(stats.GRAM_MAX_BLOCKS, d // stats.GRAM_BLOCK))
+    assert sum(b.stop - b.start for b in blocks) == d
+    stats.mirror_gram(acc)
+    ref = sum(k.double().T @ k.double() for k in batches)
+    assert torch.equal(acc, acc.T)
+    assert rel_err(acc, ref) < 1e-6
+
+
+def test_blocked_statistics_match_one_block(tiny_kg, cache, monkeypatch):
+    """The tiny model's 512-wide keys in four blocks of 128 give the C of one plain product."""
+    model, tok = tiny_kg.model, tiny_kg.tokenizer
+    texts = tiny_kg.corpus[:40]
+    C1, n1, _ = stats.accumulate_mom2(model, tok, texts, [1, 2], max_tokens=32, progress=False)
+    monkeypatch.setattr(stats, "GRAM_BLOCK", 128)
+    assert len(stats.gram_blocks(512)) == 4
+    C4, n4, _ = stats.accumulate_mom2(model, tok, texts, [1, 2], max_tokens=32, progress=False)
+    assert n1 == n4
+    for layer in (1, 2):
+        assert torch.equal(C4[layer], C4[layer].T)
+        assert rel_err(C4[layer], C1[layer]) < 1e-6
