@@ -12,6 +12,9 @@ Figures (benchmarks/results/memit_scale_<model>.json), per editor and batch size
 The values are kept on disk (``<editor>.values_cache``, ``kedit.editors.locate.value_cache``): on this
 CPU each costs ~25-30 s, so a batch of 1,000 is ~8 CPU-hours per editor, more than one session. A run
 that is cut short keeps every value it finished, and the next run (same command) optimises only the rest.
+They live in the repository (``--values-dir``, default benchmarks/results/memit_scale_values/, one ~4 KB
+file per value, named by a digest of the weights, the optimisation's numbers and the request): a session's
+machine is not the next one's, and the committed values let the next session go on from them.
 So ``values_seconds`` is the sum of the seconds each value took *when it was computed* (recorded with it,
 perhaps in an earlier run), and ``seconds`` = that + ``keys_and_solve_seconds`` (measured now): the cost of
 the batch from nothing. ``seconds_this_run`` and ``values_cached`` say what this run itself did. The values
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -42,6 +46,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import RESULTS, stats_vs_stopped_forward, write_result  # noqa: E402
+
+VALUES_DIR = RESULTS / "memit_scale_values"  # one small file per optimised value (~4 KB), committed
 
 
 def default_cases() -> Path:
@@ -66,8 +72,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warm", default=None, metavar="A:B",
                     help="only optimise and cache the values of cases A..B-1 (a shard, for parallel processes)")
+    ap.add_argument("--values-dir", default=str(VALUES_DIR),
+                    help="where the values are kept (default: in the repository, so that the next machine goes on "
+                         "from them; '' for the user's cache)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.values_dir:
+        os.environ["KEDIT_CACHE_VALUES"] = str(Path(args.values_dir).resolve())
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

@@ -1,7 +1,9 @@
 """Where kedit keeps expensive artifacts (converted models, covariance statistics, base outputs).
 
 Read at call time, never at import: ``KEDIT_CACHE`` if set, else ``$XDG_CACHE_HOME/kedit``,
-else ``~/.cache/kedit``.
+else ``~/.cache/kedit``. One kind of artifact can live elsewhere: ``KEDIT_CACHE_<KIND>`` (e.g.
+``KEDIT_CACHE_VALUES``) names the folder of ``cache_dir("<kind>")`` (a benchmark keeps its optimised
+values in the repository this way, so a run spread over several machines picks up where one stopped).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def cache_root() -> Path:
 
 
 def cache_dir(kind: str) -> Path:
-    path = cache_root() / kind
+    own = os.environ.get(f"KEDIT_CACHE_{kind.upper()}")
+    path = Path(own) if own else cache_root() / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
 
