@@ -14,11 +14,18 @@ with ``‖δ‖ ≤ clamp_norm_factor · ‖v₀‖`` after each step and an ear
 prompt "s is a" (the paper's "essence" prompt). With ``replay_lower_layers`` the blocks below the
 site's layer run once per edit and are replayed, so each step runs (and back-propagates through)
 only the site's block and those above, and the LM head only at the target and KL positions.
+Positions before each row's lookup token do not depend on ``δ`` (causal attention): they run once,
+into a key/value cache, and each step runs only the lookup token and the ones after it
+(``forward_from_lookup``; the same hidden states up to float rounding, a third to a half of the
+tokens of a context prompt; a model whose forward takes no cache or position ids runs whole rows).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import inspect
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +38,8 @@ from ...models.roles import get_module, path_of, roles_for
 from ...models.text import encode_prompts, encode_targets, head_logprobs, pad_batch, pad_id, target_positions
 from ..nethook import Trace, edit_output
 from .keys import body, lookup_indices
+
+log = logging.getLogger(__name__)
 
 KL_PROMPT = "{} is a"
 
@@ -83,13 +92,15 @@ class ValueJob:
 
 
 def optimize_residuals_batch(model: nn.Module, tok, *, layer: int, jobs: Sequence[ValueJob], fact_token: str,
-                             search: ValueSearch, who: str = "edit") -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+                             search: ValueSearch, who: str = "edit", from_lookup: bool = True
+                             ) -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
     """``optimize_residuals`` for several requests in one batch of rows (all jobs share the sites).
 
     Each job's rows carry its own ``δ``; the loss is the sum of the jobs' losses, so each ``δ_j``
     gets exactly its own gradient, and Adam, the clamp and the weight decay act per entry or per job:
     each job follows the path it would alone (up to the float rounding of a padded batch). A job that
-    reaches ``stop_nll`` keeps the ``δ`` it has then while the others go on."""
+    reaches ``stop_nll`` keeps the ``δ`` it has then while the others go on. With ``from_lookup`` each
+    step runs only the positions from each row's lookup token on (``forward_from_lookup``)."""
     device = next(model.parameters()).device
     site_names = list(jobs[0].sites)
     seqs, lookups, row_job = [], [], []
@@ -116,8 +127,6 @@ def optimize_residuals_batch(model: nn.Module, tok, *, layer: int, jobs: Sequenc
     ids, mask = pad_batch(seqs, pad_id(tok))
     ids, mask = ids.to(device), mask.to(device)
     as_t = lambda x: torch.tensor(x, device=device)  # noqa: E731
-    at = torch.zeros(ids.shape, dtype=torch.bool, device=device)  # where δ enters: each row's lookup token
-    at[torch.arange(len(seqs), device=device), as_t(lookups)] = True
     row_job_t, tok_row_t, gold_t = as_t(row_job), as_t(tok_row), as_t(gold)
     n_tgt, n_jobs = len(gold), len(jobs)
     tok_per_row = torch.bincount(tok_row_t, minlength=len(seqs)).clamp_min(1).float()
@@ -134,17 +143,24 @@ def optimize_residuals_batch(model: nn.Module, tok, *, layer: int, jobs: Sequenc
     nll_start = nll_end = kl_end = None
     kl_init = None
 
+    all_seqs, at_cols = torch.arange(len(seqs), device=device), as_t(lookups)  # where δ enters: each row's lookup token
+
     def adder(delta: torch.Tensor):
-        def add_delta(out: torch.Tensor) -> torch.Tensor:  # (B, T, d_out)
-            return out + at.unsqueeze(-1).to(out.dtype) * delta[row_job_t].unsqueeze(1).to(out.dtype)
+        def add_delta(out: torch.Tensor) -> torch.Tensor:  # (B, T, d_out): T the columns that run
+            at = torch.zeros(out.shape[:2], dtype=out.dtype, device=out.device)
+            at[all_seqs, at_cols] = 1
+            return out + at.unsqueeze(-1) * delta[row_job_t].unsqueeze(1).to(out.dtype)
         return add_delta
 
     edits = {s: adder(d) for s, d in deltas.items()}
-    with frozen(model), forward_from_layer(model, layer, edits, ids, mask, search.replay_lower_layers) as forward:
+    first = lookups if from_lookup else None
+    with frozen(model), forward_from_lookup(model, layer, edits, ids, mask, first, search.replay_lower_layers) as (forward, shift):
+        at_cols = at_cols - shift  # the lookup tokens, the targets and the KL positions among the columns that run
+        run_cols = all_cols - shift[all_rows]
         for it in range(search.steps):
             opt.zero_grad(set_to_none=True)
             with torch.enable_grad():
-                logp = head_logprobs(model, forward(), all_rows, all_cols)  # (n_tgt + J, vocab)
+                logp = head_logprobs(model, forward(), all_rows, run_cols)  # (n_tgt + J, vocab)
                 tok_nll = -logp[:n_tgt].gather(1, gold_t[:, None])[:, 0]  # (n_tgt,)
                 row_nll = torch.zeros(len(seqs), device=device).index_add(0, tok_row_t, tok_nll) / tok_per_row
                 job_nll = torch.zeros(n_jobs, device=device).index_add(0, row_job_t, row_nll * _is_rewrite(row_job_t, kl_rows)) / rows_per_job
@@ -230,17 +246,42 @@ def forward_from_layer(model: nn.Module, layer: int, edits: Mapping[str, Callabl
     modules that return their recorded outputs, so each call computes only block ``layer`` (with the
     hook that adds δ) and the blocks above. The original blocks are always put back.
     """
-    net = body(model)
+    with forward_from_lookup(model, layer, edits, ids, mask, None, replay) as (run, _):
+        yield run
 
-    def run() -> torch.Tensor:  # (B, T, d_model), final norm applied
-        return net(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+
+@contextlib.contextmanager
+def forward_from_lookup(model: nn.Module, layer: int, edits: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+                        ids: torch.Tensor, mask: torch.Tensor, first: Sequence[int] | None,
+                        replay: bool = True) -> Iterator[tuple[Callable[[], torch.Tensor], torch.Tensor]]:
+    """``forward_from_layer`` that runs each row ``r`` from position ``first[r]`` on: the positions
+    before it (which an edit at or after ``first[r]`` cannot change, attention being causal) run once
+    here into a key/value cache that every call reads (a fresh copy each time). Yields ``(run, shift)``:
+    ``run()`` gives the final hidden states (B, S, d_model) of the positions that run, position ``t``
+    of row ``r`` in column ``t − shift[r]`` (right-padded); ``shift`` is (B,) long. With ``first``
+    None, all zero, or a model whose forward takes no cache or position ids, every position runs
+    (``shift`` = 0). ``edits`` see only the positions that run.
+    """
+    net = body(model)
+    prefix = _prefix_cache(net, ids, mask, first) if first is not None and max(first) > 0 else None
+    if prefix is None:
+        shift = torch.zeros(ids.shape[0], dtype=torch.long, device=ids.device)
+
+        def run() -> torch.Tensor:  # (B, T, d_model), final norm applied
+            return net(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+    else:
+        shift = torch.as_tensor(list(first), dtype=torch.long, device=ids.device)
+
+        def run() -> torch.Tensor:  # (B, S, d_model)
+            return net(input_ids=prefix.ids, attention_mask=prefix.mask, position_ids=prefix.positions,
+                       use_cache=True, **{prefix.kwarg: copy.deepcopy(prefix.cache)}).last_hidden_state
 
     blocks = block_list(model) if replay and layer > 0 else None
     with contextlib.ExitStack() as edited:
         for site, fn in edits.items():
             edited.enter_context(edit_output(model, site, fn))
         if blocks is None:
-            yield run
+            yield run, shift
             return
         outputs: list[Any] = [None] * layer
         with contextlib.ExitStack() as hooks, torch.no_grad():
@@ -252,10 +293,54 @@ def forward_from_layer(model: nn.Module, layer: int, edits: Mapping[str, Callabl
         try:
             for i in range(layer):
                 blocks[i] = _Replay(outputs[i])
-            yield run
+            yield run, shift
         finally:
             for i, m in enumerate(originals):
                 blocks[i] = m
+
+
+@dataclass
+class _Prefix:
+    cache: Any  # the transformers cache of every row's positions before first[r] (right-padded to P)
+    ids: torch.Tensor  # (B, S) the positions from first[r] on, right-padded
+    mask: torch.Tensor  # (B, P + S) what those positions attend to: the real prefix tokens and themselves
+    positions: torch.Tensor  # (B, S) their position ids: first[r] + column
+    kwarg: str  # the forward's name for the cache: "cache" (transformers 5) or "past_key_values"
+
+
+@torch.no_grad()
+def _prefix_cache(net: nn.Module, ids: torch.Tensor, mask: torch.Tensor, first: Sequence[int]) -> _Prefix | None:
+    """Run every row's positions before ``first[r]`` into a key/value cache (``None`` when the model's
+    forward does not take one: then whole rows run). Prefixes are right-padded to the longest; a row
+    with an empty prefix attends to its first (padding) column during this pass only, so no row of
+    the pass is fully masked (its keys and values stay finite; the later mask hides them)."""
+    from transformers import DynamicCache
+
+    takes = inspect.signature(net.forward).parameters
+    kwarg = next((k for k in ("cache", "past_key_values") if k in takes), None)
+    if kwarg is None or "position_ids" not in takes:
+        log.info("%s takes no key/value cache or position ids: every position runs", type(net).__name__)
+        return None
+    lens = mask.sum(1).tolist()
+    B, P = ids.shape[0], max(first)
+    S = max(n - f for n, f in zip(lens, first))
+    pre = torch.zeros((B, P), dtype=ids.dtype, device=ids.device)
+    pre_mask = torch.zeros((B, P), dtype=mask.dtype, device=ids.device)
+    suf = torch.zeros((B, S), dtype=ids.dtype, device=ids.device)
+    suf_mask = torch.zeros((B, S), dtype=mask.dtype, device=ids.device)
+    for r, (f, n) in enumerate(zip(first, lens)):
+        pre[r, :f], pre_mask[r, :f] = ids[r, :f], 1
+        suf[r, :n - f], suf_mask[r, :n - f] = ids[r, f:n], 1
+    run_mask = pre_mask.clone()
+    run_mask[:, 0] = 1
+    cache = DynamicCache()
+    try:
+        net(input_ids=pre, attention_mask=run_mask, use_cache=True, **{kwarg: cache})
+    except (TypeError, ValueError) as e:  # a forward without a cache: run whole rows
+        log.info("no key/value cache for %s (%s): every position runs", type(net).__name__, e)
+        return None
+    positions = torch.as_tensor(list(first), device=ids.device)[:, None] + torch.arange(S, device=ids.device)
+    return _Prefix(cache, suf, torch.cat([pre_mask, suf_mask], dim=1), positions, kwarg)
 
 
 def _recorder(outputs: list, i: int):
