@@ -10,7 +10,8 @@ Figures (benchmarks/results/memit_scale_<model>.json), per editor and batch size
 * the key statistics of the whole band in one pass against a forward pass stopped at the top layer.
 
 The values are kept on disk (``<editor>.values_cache``, ``kedit.editors.locate.value_cache``): on this
-CPU each costs ~25-30 s, so a batch of 1,000 is ~8 CPU-hours per editor, more than one session. A run
+CPU each costs ~10-20 s (one thread; ~25-30 s before the value steps ran only the positions from the
+lookup token on), so a batch of 1,000 is ~4 CPU-hours per editor, more than one session. A run
 that is cut short keeps every value it finished, and the next run (same command) optimises only the rest.
 They live in the repository (``--values-dir``, default benchmarks/results/memit_scale_values/, one ~4 KB
 file per value, named by a digest of the weights, the optimisation's numbers and the request): a session's
