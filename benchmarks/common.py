@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -73,46 +73,66 @@ def raw_forward(model, tok, pairs, device, batch_tokens=runtime.CPU_BATCH_TOKENS
     return run, sum(len(s) for s in seqs)
 
 
-def stats_vs_stopped_forward(lm, layers, *, corpus: str, n_samples: int, max_tokens: int, dtype, batch_tokens: int) -> dict:
+def stats_vs_stopped_forward(lm, layers, *, corpus: str, n_samples: int, max_tokens: int, dtype, batch_tokens: int,
+                             repeats: int = 1) -> dict:
     """E[k kᵀ] of every layer in ``layers`` in one pass (cold cache) against a plain forward pass stopped
-    at the highest layer's mlp_out over the very same token batches; and the second call (a cache hit)."""
-    from kedit.editors.nethook import Trace
-    from kedit.editors.stats import corpus_texts, layer_stats
-    from kedit.models import path_of
-    from kedit.models.text import length_batches
+    at the highest layer's mlp_out over the very same token batches; and the second call (a cache hit).
+    With ``repeats`` > 1 the two passes alternate that many times and the figures are the medians (the
+    ratio: the median of each round's), so a machine's noise moves them less; each round's ratio is kept."""
+    from kedit.editors.stats import corpus_texts
 
-    model, tok = lm.model, lm.tokenizer
     layers = list(layers)
     figures: dict = {"stats_layers": layers, "stats_samples": n_samples}
+    seqs = [ids[:max_tokens] for ids in lm.tokenizer(corpus_texts(corpus, n_samples))["input_ids"]]
+    seqs = [s for s in seqs if s]
+    rounds = []
+    for _ in range(repeats):
+        st, again_s, again_hit = _cold_stats(lm, layers, corpus=corpus, n_samples=n_samples, max_tokens=max_tokens,
+                                             dtype=dtype, batch_tokens=batch_tokens)
+        rounds.append((st.n_tokens, st.seconds, st.tokens_per_s, _stopped_forward_tokens_per_s(lm, seqs, max(layers), batch_tokens)))
+    n_tokens, _, _, _ = rounds[0]
+    figures.update({"stats_tokens": n_tokens, "stats_seconds": statistics.median(r[1] for r in rounds),
+                    "stats_tokens_per_s": statistics.median(r[2] for r in rounds),
+                    "stats_second_call_seconds": again_s, "stats_second_call_cache_hit": again_hit,
+                    "stopped_forward_tokens_per_s": statistics.median(r[3] for r in rounds),
+                    "stats_vs_stopped_forward": statistics.median(r[2] / r[3] for r in rounds)})
+    if repeats > 1:
+        figures["stats_vs_stopped_forward_each"] = [round(r[2] / r[3], 3) for r in rounds]
+    return figures
+
+
+def _cold_stats(lm, layers, **kw):
+    """One statistics pass from a cold cache, then the same call again (a cache hit): (stats, seconds, hit)."""
+    from kedit.editors.stats import layer_stats
+
     with tempfile.TemporaryDirectory() as tmp:
         old = os.environ.get("KEDIT_CACHE")
         os.environ["KEDIT_CACHE"] = tmp  # a cold statistics cache
         try:
-            kw = dict(fingerprint=lm.fingerprint, corpus=corpus, n_samples=n_samples, max_tokens=max_tokens, dtype=dtype,
-                      batch_tokens=batch_tokens, progress=False)
-            st = layer_stats(model, tok, layers, **kw)[layers[0]]
+            kw = dict(kw, fingerprint=lm.fingerprint, progress=False)
+            st = layer_stats(lm.model, lm.tokenizer, layers, **kw)[layers[0]]
             t0 = time.perf_counter()
-            again = layer_stats(model, tok, layers, **kw)[layers[0]]
-            figures["stats_second_call_seconds"] = time.perf_counter() - t0
-            figures["stats_second_call_cache_hit"] = again.cache_hit
+            again = layer_stats(lm.model, lm.tokenizer, layers, **kw)[layers[0]]
+            return st, time.perf_counter() - t0, again.cache_hit
         finally:
             if old is None:
                 os.environ.pop("KEDIT_CACHE")
             else:
                 os.environ["KEDIT_CACHE"] = old
-    figures.update({"stats_tokens": st.n_tokens, "stats_seconds": st.seconds, "stats_tokens_per_s": st.tokens_per_s})
 
-    seqs = [ids[:max_tokens] for ids in tok(corpus_texts(corpus, n_samples))["input_ids"]]
-    seqs = [s for s in seqs if s]
-    path = path_of(model, "mlp_out", max(layers))
+
+@torch.no_grad()
+def _stopped_forward_tokens_per_s(lm, seqs, top: int, batch_tokens: int) -> float:
+    """Tokens per second of a plain forward pass over ``seqs`` stopped at layer ``top``'s mlp_out."""
+    from kedit.editors.nethook import Trace
+    from kedit.models import path_of
+    from kedit.models.text import length_batches
+
+    model, tok = lm.model, lm.tokenizer
+    path = path_of(model, "mlp_out", top)
     t0 = time.perf_counter()
-    with torch.no_grad():
-        for batch in length_batches([len(s) for s in seqs], runtime.batch_tokens(batch_tokens)):
-            ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))
-            with contextlib.ExitStack() as stack:
-                stack.enter_context(Trace(model, path, stop=True, retain_output=False))
-                model.base_model(input_ids=ids, attention_mask=mask, use_cache=False)
-    fwd = time.perf_counter() - t0
-    figures["stopped_forward_tokens_per_s"] = sum(len(s) for s in seqs) / fwd
-    figures["stats_vs_stopped_forward"] = figures["stats_tokens_per_s"] / figures["stopped_forward_tokens_per_s"]
-    return figures
+    for batch in length_batches([len(s) for s in seqs], runtime.batch_tokens(batch_tokens), runtime.active().max_batch):
+        ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))
+        with Trace(model, path, stop=True, retain_output=False):
+            model.base_model(input_ids=ids, attention_mask=mask, use_cache=False)
+    return sum(len(s) for s in seqs) / (time.perf_counter() - t0)

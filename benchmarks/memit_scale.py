@@ -7,7 +7,8 @@ Figures (benchmarks/results/memit_scale_<model>.json), per editor and batch size
 * ``peak_memory_mb`` (RSS during the edit), the batch's reliability / generalization / locality token accuracy,
   and reliability / generalization under ``prob_cmp`` (P(new) > P(old): the efficacy and paraphrase scores of
   MEMIT's paper);
-* the key statistics of the whole band in one pass against a forward pass stopped at the top layer.
+* the key statistics of the whole band in one pass against a forward pass stopped at the top layer
+  (``--stats-repeats`` alternating rounds, medians; ``--stats-only`` measures just that).
 
 The values are kept on disk (``<editor>.values_cache``, ``kedit.editors.locate.value_cache``): on this
 CPU each costs ~10-20 s (one thread; ~25-30 s before the value steps ran only the positions from the
@@ -30,6 +31,7 @@ KG, benchmarks/kg_counterfactuals.py seed 1 + kbuild generate --backend kg, unfi
 Usage:
     python benchmarks/memit_scale.py [--sizes 10,100,1000] [--editors memit,alphaedit] [--threads 2]
     python benchmarks/memit_scale.py --warm 224:612 --editors memit --threads 1   # one shard of the values
+    python benchmarks/memit_scale.py --stats-only --stats-repeats 5               # the statistics pass alone
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warm", default=None, metavar="A:B",
                     help="only optimise and cache the values of cases A..B-1 (a shard, for parallel processes)")
+    ap.add_argument("--stats-repeats", type=int, default=3,
+                    help="rounds of the statistics pass against a stopped forward pass (figures: their medians)")
+    ap.add_argument("--stats-only", action="store_true", help="measure only the statistics pass (keeps the runs)")
     ap.add_argument("--values-dir", default=str(VALUES_DIR),
                     help="where the values are kept (default: in the repository, so that the next machine goes on "
                          "from them; '' for the user's cache)")
@@ -100,7 +105,10 @@ def main():
                      "layers": list(first.layers), "runs": kept}
     figures.update(stats_vs_stopped_forward(lm, first.layers, corpus=first.mom2_corpus, n_samples=first.mom2_n_samples,
                                             max_tokens=first.mom2_max_tokens, dtype=first.mom2_dtype,
-                                            batch_tokens=first.mom2_batch_tokens))
+                                            batch_tokens=first.mom2_batch_tokens, repeats=args.stats_repeats))
+    if args.stats_only:
+        write_result(name, figures)
+        return
     for n in (int(x) for x in args.sizes.split(",")):
         if n > len(cases):
             print(f"skipping {n} edits: {cases_path} holds {len(cases)} cases")
