@@ -72,6 +72,20 @@ def test_second_load_reuses_the_cache(tiny_kg):
     assert [c.to_dict() for c in again.cases] == [c.to_dict() for c in tiny_kg.cases]
 
 
+def test_a_fresh_cache_gets_the_committed_weights(tiny_kg, tmp_path, monkeypatch):
+    """Every machine tests the same model: a cold cache is filled from tests/fixtures/tinykg_model (its key
+    matches the KG and the training settings), not by training."""
+    from tests.fixtures import tinykg
+
+    assert tinykg._bundled_key() == tinykg.cache_key(build_kg(), tinykg.TrainConfig())
+    monkeypatch.setenv("KEDIT_CACHE", str(tmp_path))
+    monkeypatch.delenv("KEDIT_TINYKG_TRAIN", raising=False)
+    fresh = load_tiny_kg()
+    assert fresh.train_seconds is None and fresh.path.parent == tmp_path / "test-models"
+    assert (fresh.path / "model.safetensors").read_bytes() == (tinykg.BUNDLED / "model.safetensors").read_bytes()
+    assert fresh.recall == tiny_kg.recall
+
+
 def test_kg_is_deterministic():
     assert build_kg.__wrapped__().triples == build_kg().triples
 
