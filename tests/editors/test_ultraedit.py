@@ -19,7 +19,7 @@ def test_a_batch_of_twelve_takes_and_neighbours_mostly_stay(tiny_kg):
                          batch_size=12, hparams={"ultraedit": TINY_OVERRIDES["ultraedit"]}, progress=False, generate=False)
     assert not rep.failed
     acc = {r.split: r.value for r in rep.rows if r.metric == "token_acc"}
-    # measured 1.0 / 0.958 / 0.625 on the cached tiny model; the method is sensitive to the model (see TINY_OVERRIDES)
+    # measured 0.833 / 0.812 / 0.757 with the committed tiny model; the method is sensitive to the model (see TINY_OVERRIDES)
     assert acc["reliability"] >= 0.75 and acc["generalization"] >= 0.75
     assert acc["locality"] >= 0.4
 
