@@ -64,3 +64,22 @@ def test_values_optimised_from_the_lookup_token_match_whole_rows(tiny_kg):
         assert abs(i_fast["nll_end"] - i_slow["nll_end"]) < 1e-4 and abs(i_fast["kl"] - i_slow["kl"]) < 1e-4
         assert torch.allclose(d_fast[SITE], d_slow[SITE], atol=1e-4, rtol=1e-4)
         assert i_fast["nll_end"] < i_fast["nll_start"]
+
+
+@pytest.mark.parametrize("config", ["LlamaConfig", "Gemma3TextConfig", "GPTJConfig", "GPTNeoXConfig"])
+def test_every_family_runs_from_the_first_position_to_the_same_states(config):
+    """The prefix cache, the position ids and the mask give each family's whole-row hidden states."""
+    from tests.fixtures.tinykg import build_tokenizer, tiny_random_model
+
+    model, tok = tiny_random_model(config), build_tokenizer()
+    texts = ["Yes . The river runs north", "A river", "The river runs north and then south"]
+    ids, mask = pad_batch(encode_prompts(tok, texts), pad_id(tok))
+    first = [3, 0, 2]
+    with frozen(model), torch.no_grad():
+        with forward_from_lookup(model, 1, {}, ids, mask, None) as (run, _):
+            whole = run()
+        with forward_from_lookup(model, 1, {}, ids, mask, first) as (run, shift):
+            part = run()
+    assert shift.tolist() == first, "the family should take a key/value cache"
+    for r, (n, f) in enumerate(zip(mask.sum(1).tolist(), first)):
+        assert torch.allclose(part[r, :n - f], whole[r, f:n], atol=1e-5), (config, r)
