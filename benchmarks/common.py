@@ -98,7 +98,35 @@ def stats_vs_stopped_forward(lm, layers, *, corpus: str, n_samples: int, max_tok
                     "stats_vs_stopped_forward": statistics.median(r[2] / r[3] for r in rounds)})
     if repeats > 1:
         figures["stats_vs_stopped_forward_each"] = [round(r[2] / r[3], 3) for r in rounds]
+    # The products alone: what Σ k kᵀ costs on top of the forward pass, whatever the code around it does.
+    products_s = _products_seconds(seqs, len(layers), st.dim, batch_tokens, dtype)
+    forward_s = n_tokens / figures["stopped_forward_tokens_per_s"]
+    figures.update({"stats_products_seconds": products_s, "stopped_forward_seconds": forward_s,
+                    "stats_vs_stopped_forward_bound": forward_s / (forward_s + products_s)})
     return figures
+
+
+@torch.no_grad()
+def _products_seconds(seqs, n_layers: int, d: int, batch_tokens: int, dtype) -> float:
+    """Seconds of ``add_gram`` alone for ``n_layers`` keys of width ``d`` per token, over the statistics
+    pass's own batches (random float32 keys of the same shapes: a matmul's time does not depend on its
+    values). The ratio a statistics pass can reach at best is forward / (forward + this)."""
+    from kedit.editors.stats import add_gram, mirror_gram
+    from kedit.models.text import length_batches
+
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    acc = torch.zeros(d, d, dtype=dtype)  # summed in the statistics dtype, as the pass does
+    total = 0.0
+    for batch in length_batches([len(s) for s in seqs], runtime.batch_tokens(batch_tokens), runtime.active().max_batch):
+        k = torch.randn(sum(len(seqs[i]) for i in batch), d)  # (N, d): the batch's real tokens
+        t0 = time.perf_counter()
+        for _ in range(n_layers):
+            add_gram(acc, k)
+        total += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(n_layers):
+        mirror_gram(acc)
+    return total + time.perf_counter() - t0
 
 
 def _cold_stats(lm, layers, **kw):

@@ -76,7 +76,8 @@ def main():
     ap.add_argument("--warm", default=None, metavar="A:B",
                     help="only optimise and cache the values of cases A..B-1 (a shard, for parallel processes)")
     ap.add_argument("--stats-repeats", type=int, default=3,
-                    help="rounds of the statistics pass against a stopped forward pass (figures: their medians)")
+                    help="rounds of the statistics pass against a stopped forward pass (figures: their medians; "
+                         "0: keep the last measured ones)")
     ap.add_argument("--stats-only", action="store_true", help="measure only the statistics pass (keeps the runs)")
     ap.add_argument("--values-dir", default=str(VALUES_DIR),
                     help="where the values are kept (default: in the repository, so that the next machine goes on "
@@ -100,12 +101,15 @@ def main():
     first = load_hparams(EDITORS.get(editors[0]).hparams_cls, editors[0], lm.model)
     name = f"memit_scale_{args.model}"
     old = RESULTS / f"{name}.json"
-    kept = json.loads(old.read_text())["figures"].get("runs", []) if old.is_file() else []
+    before = json.loads(old.read_text())["figures"] if old.is_file() else {}
     figures: dict = {"model": args.model, "cases_file": cases_path.name, "cases_available": len(cases),
-                     "layers": list(first.layers), "runs": kept}
-    figures.update(stats_vs_stopped_forward(lm, first.layers, corpus=first.mom2_corpus, n_samples=first.mom2_n_samples,
-                                            max_tokens=first.mom2_max_tokens, dtype=first.mom2_dtype,
-                                            batch_tokens=first.mom2_batch_tokens, repeats=args.stats_repeats))
+                     "layers": list(first.layers), "runs": before.get("runs", [])}
+    if args.stats_repeats > 0:
+        figures.update(stats_vs_stopped_forward(lm, first.layers, corpus=first.mom2_corpus, n_samples=first.mom2_n_samples,
+                                                max_tokens=first.mom2_max_tokens, dtype=first.mom2_dtype,
+                                                batch_tokens=first.mom2_batch_tokens, repeats=args.stats_repeats))
+    else:  # the statistics figures of the last run that measured them
+        figures.update({k: v for k, v in before.items() if k.startswith(("stats_", "stopped_forward"))})
     if args.stats_only:
         write_result(name, figures)
         return
