@@ -99,7 +99,7 @@ def stats_vs_stopped_forward(lm, layers, *, corpus: str, n_samples: int, max_tok
     if repeats > 1:
         figures["stats_vs_stopped_forward_each"] = [round(r[2] / r[3], 3) for r in rounds]
     # The products alone: what Σ k kᵀ costs on top of the forward pass, whatever the code around it does.
-    products_s = _products_seconds(seqs, len(layers), st.dim, batch_tokens, dtype)
+    products_s = _products_seconds(seqs, len(layers), st.dim, batch_tokens, st.mom2.dtype)
     forward_s = n_tokens / figures["stopped_forward_tokens_per_s"]
     figures.update({"stats_products_seconds": products_s, "stopped_forward_seconds": forward_s,
                     "stats_vs_stopped_forward_bound": forward_s / (forward_s + products_s)})
@@ -107,17 +107,15 @@ def stats_vs_stopped_forward(lm, layers, *, corpus: str, n_samples: int, max_tok
 
 
 @torch.no_grad()
-def _products_seconds(seqs, n_layers: int, d: int, batch_tokens: int, dtype) -> float:
+def _products_seconds(seqs, n_layers: int, d: int, batch_tokens: int, dtype: torch.dtype) -> float:
     """Seconds of ``add_gram`` alone for ``n_layers`` keys of width ``d`` per token, over the statistics
     pass's own batches (random float32 keys of the same shapes: a matmul's time does not depend on its
     values). The ratio a statistics pass can reach at best is forward / (forward + this)."""
     from kedit.editors.stats import add_gram, mirror_gram
-    from kedit.models.text import length_batches
 
-    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     acc = torch.zeros(d, d, dtype=dtype)  # summed in the statistics dtype, as the pass does
     total = 0.0
-    for batch in length_batches([len(s) for s in seqs], runtime.batch_tokens(batch_tokens), runtime.active().max_batch):
+    for batch in _pass_batches(seqs, batch_tokens):
         k = torch.randn(sum(len(seqs[i]) for i in batch), d)  # (N, d): the batch's real tokens
         t0 = time.perf_counter()
         for _ in range(n_layers):
@@ -127,6 +125,13 @@ def _products_seconds(seqs, n_layers: int, d: int, batch_tokens: int, dtype) -> 
     for _ in range(n_layers):
         mirror_gram(acc)
     return total + time.perf_counter() - t0
+
+
+def _pass_batches(seqs, batch_tokens: int) -> list[list[int]]:
+    """The index batches the statistics pass (``accumulate_mom2``) makes of ``seqs``."""
+    from kedit.models.text import length_batches
+
+    return length_batches([len(s) for s in seqs], runtime.batch_tokens(batch_tokens), runtime.active().max_batch)
 
 
 def _cold_stats(lm, layers, **kw):
@@ -154,12 +159,11 @@ def _stopped_forward_tokens_per_s(lm, seqs, top: int, batch_tokens: int) -> floa
     """Tokens per second of a plain forward pass over ``seqs`` stopped at layer ``top``'s mlp_out."""
     from kedit.editors.nethook import Trace
     from kedit.models import path_of
-    from kedit.models.text import length_batches
 
     model, tok = lm.model, lm.tokenizer
     path = path_of(model, "mlp_out", top)
     t0 = time.perf_counter()
-    for batch in length_batches([len(s) for s in seqs], runtime.batch_tokens(batch_tokens), runtime.active().max_batch):
+    for batch in _pass_batches(seqs, batch_tokens):
         ids, mask = pad_batch([seqs[i] for i in batch], pad_id(tok))
         with Trace(model, path, stop=True, retain_output=False):
             model.base_model(input_ids=ids, attention_mask=mask, use_cache=False)

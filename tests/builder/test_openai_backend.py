@@ -279,7 +279,7 @@ def test_killed_run_then_rerun_repeats_no_completed_call(tmp_path):
 
 def test_tokens_and_cost_are_summed(tmp_path):
     with FaultServer(prompt_tokens=1000, completion_tokens=300) as srv:
-        # no timeouts here: under a loaded CI machine a 0.5 s reply was retried once (9 requests for 8)
+        # a generous timeout: on a loaded CI machine a 0.5 s one retried a reply (9 requests for 8)
         b = backend(srv, tmp_path, llm_model="gpt-4o", request_timeout=10.0)
         with ThreadPoolExecutor(4) as ex:
             outs = list(ex.map(b.expand, seeds(8)))
